@@ -1,0 +1,742 @@
+// The embedded database: one data directory, one writer process.
+//
+// Data flow: put -> WAL (group commit) -> active memtable; a full memtable is frozen and
+// flushed to an SSTable in the background while a new one takes writes; compaction merges
+// adjacent SSTables in the background. Reads merge active memtable, frozen memtable and
+// SSTables, newest first (engine/read_merge.ts).
+//
+// Invariants:
+// - A write's promise resolves only after its WAL record is durable (per the sync mode)
+//   and it is visible to reads. Writes are applied in sequence-number order.
+// - manifest.flushedSeq is the highest seq such that every write with seq <= it is in an
+//   SSTable listed in the manifest; WAL replay applies only records above it.
+// - A WAL segment is deleted only when every write in it is flushed (and, once replication
+//   exists, every replica has it).
+// - A file is deleted only after a durable manifest no longer lists it and no iterator
+//   holds it open.
+
+import type { Value } from "../codec/columns.ts";
+import { MAX_ABS_TS_MS } from "../codec/columns.ts";
+import { carriedTombstones, mergeTables } from "../compaction/merge.ts";
+import { fullCompaction, pickCompaction } from "../compaction/policy.ts";
+import type { CompactionTask } from "../compaction/policy.ts";
+import { ClosedError, CityHallError, IoError, InvalidArgumentError } from "../errors.ts";
+import type { TableMeta } from "../manifest/format.ts";
+import type { ManifestData } from "../manifest/format.ts";
+import { emptyManifest, loadManifest, saveManifest } from "../manifest/store.ts";
+import { MemTable, compareKeys, lowerBound, upperBound } from "../memtable/memtable.ts";
+import type { Tombstone } from "../memtable/memtable.ts";
+import { BlockCache } from "../sstable/block_cache.ts";
+import { bloomHash } from "../sstable/bloom.ts";
+import { parseSstFileName, sstFileName } from "../sstable/format.ts";
+import { TableBuilder } from "../sstable/table_builder.ts";
+import { TableReader } from "../sstable/table_reader.ts";
+import type { Run } from "../sstable/table_reader.ts";
+import { joinPath } from "../vfs/vfs.ts";
+import type { Vfs } from "../vfs/vfs.ts";
+import { encodeDelete, encodePutBatch, groupPoints } from "../wal/batch.ts";
+import type { WalEntry } from "../wal/batch.ts";
+import { recoverWal } from "../wal/recovery.ts";
+import type { RecoveryReport } from "../wal/recovery.ts";
+import { segmentsToDelete } from "../wal/retention_policy.ts";
+import { WalWriter } from "../wal/writer.ts";
+import type { WalPosition } from "../wal/writer.ts";
+import { acquireLock, releaseLock } from "./lock.ts";
+import type { DbOptions, ResolvedOptions } from "./options.ts";
+import { resolveOptions } from "./options.ts";
+import { mergeSeries } from "./read_merge.ts";
+import type { MergeSource } from "./read_merge.ts";
+import { checkKey, checkTs, checkValue } from "./validate.ts";
+
+export interface Point {
+  key: string;
+  ts: number;
+  value: Value;
+}
+
+/** A point to write; `ts` defaults to the node's clock. */
+export interface PointWrite {
+  key: string;
+  ts?: number;
+  value: Value;
+}
+
+export interface WriteResult {
+  seq: number;
+  points: number;
+}
+
+export interface RangeOptions {
+  limit?: number;
+  reverse?: boolean;
+}
+
+export interface DbStats {
+  lastSeq: number;
+  flushedSeq: number;
+  memtableBytes: number;
+  memtablePoints: number;
+  immutableMemtablePoints: number;
+  tables: number;
+  sstBytes: number;
+  sstPoints: number;
+  walSegments: number;
+  walBytes: number;
+  walSyncs: number;
+  flushes: number;
+  compactions: number;
+  compactionRunning: boolean;
+  blockCacheBytes: number;
+  blockCacheHits: number;
+  blockCacheMisses: number;
+  recovery: RecoveryReport[];
+}
+
+const MIN_TS = -MAX_ABS_TS_MS;
+const MAX_TS = MAX_ABS_TS_MS;
+const WAL_DIR = "wal";
+const SST_DIR = "sst";
+
+interface SegmentInfo {
+  segmentNo: number;
+  maxSeq: number;
+  sizeBytes: number;
+}
+
+/** An SSTable being written: its builder, and how to finish, open or abandon it. */
+interface PendingTable {
+  builder: TableBuilder;
+  finish(minSeq: number, maxSeq: number): Promise<TableMeta>;
+  open(): TableReader;
+  abandon(): void;
+}
+
+export class Db {
+  readonly dir: string;
+  private readonly opts: ResolvedOptions;
+  private readonly vfs: Vfs;
+  private readonly walDir: string;
+  private readonly sstDir: string;
+  private manifest: ManifestData;
+  /** Oldest first, parallel to manifest.tables. */
+  private tables: TableReader[];
+  private active = new MemTable();
+  private immutable: MemTable | null = null;
+  private wal!: WalWriter;
+  private segments = new Map<number, SegmentInfo>();
+  /** Next SSTable file number; allocated here so a flush and a compaction never collide. */
+  private nextFileNo: number;
+  /** Serialises manifest replacements (flush and compaction both install new ones). */
+  private manifestLock: Promise<void> = Promise.resolve();
+  private lastSeq: number;
+  private readonly cache: BlockCache;
+  private flushing: Promise<void> | null = null;
+  private flushError: Error | null = null;
+  private flushRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  private compacting: Promise<void> | null = null;
+  private compactionError: Error | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly recovery: RecoveryReport[];
+  private flushCount = 0;
+  private compactionCount = 0;
+  /** Lowest WAL segment some other party still needs (set by replication). */
+  private walHold: (() => number | undefined) | undefined;
+
+  private constructor(dir: string, opts: ResolvedOptions, manifest: ManifestData, tables: TableReader[], cache: BlockCache, recovery: RecoveryReport[]) {
+    this.dir = dir;
+    this.opts = opts;
+    this.vfs = opts.vfs;
+    this.walDir = joinPath(dir, WAL_DIR);
+    this.sstDir = joinPath(dir, SST_DIR);
+    this.manifest = manifest;
+    this.tables = tables;
+    this.cache = cache;
+    this.lastSeq = manifest.flushedSeq;
+    this.nextFileNo = manifest.nextFileNo;
+    this.recovery = recovery;
+  }
+
+  /** Opens (creating if needed) the database in `dir` and replays its WAL. */
+  static async open(dir: string, options: DbOptions = {}): Promise<Db> {
+    const opts = resolveOptions(options);
+    const vfs = opts.vfs;
+    try {
+      vfs.mkdirp(joinPath(dir, WAL_DIR));
+      vfs.mkdirp(joinPath(dir, SST_DIR));
+    } catch (e) {
+      throw new IoError("db", `cannot create data directory ${dir}`, e);
+    }
+    acquireLock(vfs, dir);
+    try {
+      return await Db.openLocked(dir, opts);
+    } catch (e) {
+      releaseLock(vfs, dir);
+      throw e;
+    }
+  }
+
+  private static async openLocked(dir: string, opts: ResolvedOptions): Promise<Db> {
+    const vfs = opts.vfs;
+    const manifest = loadManifest(vfs, dir) ?? emptyManifest();
+    const cache = new BlockCache(opts.blockCacheBytes);
+    const sstDir = joinPath(dir, SST_DIR);
+    const live = new Set(manifest.tables.map((t) => t.fileNo));
+    // Remove tables a crash left behind before the manifest named them, and temp files.
+    for (const name of vfs.list(sstDir)) {
+      const no = parseSstFileName(name);
+      if ((no !== undefined && !live.has(no)) || name.endsWith(".tmp")) vfs.remove(joinPath(sstDir, name));
+    }
+    const tables: TableReader[] = [];
+    try {
+      for (const t of manifest.tables) tables.push(TableReader.open(vfs, joinPath(sstDir, sstFileName(t.fileNo)), t.fileNo, cache));
+    } catch (e) {
+      for (const t of tables) t.close();
+      throw e;
+    }
+    const db = new Db(dir, opts, manifest, tables, cache, []);
+    const walDir = joinPath(dir, WAL_DIR);
+    const result = await recoverWal(vfs, walDir, (entry) => db.replay(entry));
+    db.recovery.push(...result.reports);
+    for (const r of result.reports) {
+      opts.logger.warn(`cityhall/wal: recovery dropped ${r.droppedBytes} bytes of ${r.file} from offset ${r.offsetBytes} (${r.kind})`);
+    }
+    for (const s of result.segments) db.segments.set(s.segmentNo, { segmentNo: s.segmentNo, maxSeq: s.maxSeq, sizeBytes: s.sizeBytes });
+    const lastSegment = result.segments.length ? result.segments[result.segments.length - 1]!.segmentNo : 0;
+    db.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: opts.walSegmentBytes, sync: opts.sync });
+    db.segments.set(db.wal.segmentNo, { segmentNo: db.wal.segmentNo, maxSeq: 0, sizeBytes: db.wal.segmentSizeBytes });
+    db.maybeFreeze();
+    return db;
+  }
+
+  private replay(entry: WalEntry): void {
+    if (entry.seq > this.lastSeq) this.lastSeq = entry.seq;
+    if (entry.seq <= this.manifest.flushedSeq) return;
+    this.applyEntry(entry);
+  }
+
+  private applyEntry(entry: WalEntry): void {
+    const mem = this.active;
+    if (entry.kind === "put") {
+      for (const g of entry.groups) mem.putSeries(g.key, g.ts, g.vals);
+    } else {
+      mem.deleteRange(entry.key, entry.fromTs, entry.toTs);
+    }
+    mem.noteSeq(entry.seq);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClosedError("db", "the database is closed");
+  }
+
+  /** Waits while both memtables are full; fails fast when flushing is broken (disk full). */
+  private async waitForRoom(): Promise<void> {
+    while (this.active.sizeBytes >= this.opts.memtableBytes && this.immutable) {
+      if (this.flushError) {
+        throw new IoError("db", "cannot accept writes: flushing the memtable failed", this.flushError);
+      }
+      await (this.flushing ?? new Promise((r) => setTimeout(r, 10)));
+    }
+  }
+
+  /** Writes one point; resolves once it is durable. */
+  put(key: string, value: Value, ts?: number): Promise<WriteResult> {
+    return this.putMany([{ key, value, ts }]);
+  }
+
+  /** Writes a batch atomically (one WAL record, one sequence number). */
+  async putMany(points: readonly PointWrite[]): Promise<WriteResult> {
+    this.checkOpen();
+    if (!Array.isArray(points)) throw new InvalidArgumentError("db", "putMany takes an array of points");
+    if (points.length === 0) return { seq: this.lastSeq, points: 0 };
+    const now = this.opts.clock();
+    const stamped: Point[] = new Array(points.length);
+    let lastKey = "";
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
+      if (p === null || typeof p !== "object") throw new InvalidArgumentError("db", `point ${i} is not an object`);
+      if (p.key !== lastKey) {
+        checkKey(p.key);
+        lastKey = p.key;
+      }
+      const ts = p.ts ?? now;
+      checkTs(ts);
+      checkValue(p.value);
+      stamped[i] = { key: p.key, ts, value: p.value };
+    }
+    await this.waitForRoom();
+    this.checkOpen();
+    const groups = groupPoints(stamped);
+    const seq = ++this.lastSeq;
+    const record = encodePutBatch(seq, groups);
+    await this.wal.append(record, (pos) => {
+      const mem = this.active;
+      for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
+      mem.noteSeq(seq);
+      this.noteSegment(pos, seq);
+      this.maybeFreeze();
+    });
+    return { seq, points: stamped.length };
+  }
+
+  /** Hides the series `key` between fromTs and toTs inclusive (the whole series by default). */
+  async delete(key: string, fromTs: number = MIN_TS, toTs: number = MAX_TS): Promise<WriteResult> {
+    this.checkOpen();
+    checkKey(key);
+    checkTs(fromTs, "from");
+    checkTs(toTs, "to");
+    if (fromTs > toTs) throw new InvalidArgumentError("db", `delete range is empty: from ${fromTs} > to ${toTs}`);
+    await this.waitForRoom();
+    this.checkOpen();
+    const seq = ++this.lastSeq;
+    await this.wal.append(encodeDelete(seq, key, fromTs, toTs), (pos) => {
+      this.active.deleteRange(key, fromTs, toTs);
+      this.active.noteSeq(seq);
+      this.noteSegment(pos, seq);
+      this.maybeFreeze();
+    });
+    return { seq, points: 0 };
+  }
+
+  private noteSegment(pos: WalPosition, seq: number): void {
+    let s = this.segments.get(pos.segmentNo);
+    if (!s) this.segments.set(pos.segmentNo, (s = { segmentNo: pos.segmentNo, maxSeq: 0, sizeBytes: 0 }));
+    if (seq > s.maxSeq) s.maxSeq = seq;
+    if (pos.endBytes > s.sizeBytes) s.sizeBytes = pos.endBytes;
+  }
+
+  // ---------------------------------------------------------------- flush
+
+  private maybeFreeze(): void {
+    if (this.immutable || this.closed) return;
+    if (this.active.sizeBytes < this.opts.memtableBytes) return;
+    this.freeze();
+  }
+
+  private freeze(): void {
+    this.immutable = this.active;
+    this.active = new MemTable();
+    this.flushing = this.runFlush().finally(() => {
+      this.flushing = null;
+    });
+  }
+
+  private async runFlush(): Promise<void> {
+    const mem = this.immutable!;
+    try {
+      const fileNo = this.nextFileNo++;
+      const builder = await this.newTable(fileNo);
+      for (const key of mem.sortedKeys()) {
+        const s = mem.series.get(key)!;
+        if (s.ts.length > 0) await builder.builder.addSeries(key, s.ts, s.vals);
+      }
+      for (const t of mem.tombstones) builder.builder.addTombstone(t.key, t.fromTs, t.toTs);
+      const meta = await builder.finish(mem.minSeq, mem.maxSeq);
+      await this.updateManifest(
+        (cur) => ({ nextFileNo: this.nextFileNo, flushedSeq: mem.maxSeq, tables: [...cur.tables, meta] }),
+        [builder.open()],
+        [],
+      );
+      this.immutable = null;
+      this.flushError = null;
+      this.flushCount++;
+    } catch (e) {
+      this.flushError = e instanceof Error ? e : new Error(String(e));
+      this.opts.logger.error(`cityhall/db: flush failed, will retry in 1 s: ${this.flushError.message}`);
+      if (!this.closed) {
+        this.flushRetryTimer = setTimeout(() => {
+          this.flushRetryTimer = null;
+          if (this.immutable && !this.flushing && !this.closed) {
+            this.flushing = this.runFlush().finally(() => {
+              this.flushing = null;
+            });
+          }
+        }, 1000);
+      }
+      return;
+    }
+    this.deleteObsoleteSegments();
+    this.maybeCompact();
+  }
+
+  private async newTable(fileNo: number): Promise<PendingTable> {
+    const path = joinPath(this.sstDir, sstFileName(fileNo));
+    let file;
+    try {
+      file = this.vfs.open(path, "create");
+    } catch (e) {
+      throw new IoError("db", `cannot create ${sstFileName(fileNo)}`, e);
+    }
+    const builder = new TableBuilder(file, { zstdLevel: this.opts.zstdLevel });
+    const vfs = this.vfs;
+    const cache = this.cache;
+    let closed = false;
+    return {
+      builder,
+      async finish(minSeq: number, maxSeq: number): Promise<TableMeta> {
+        try {
+          const s = await builder.finish();
+          return { fileNo, sizeBytes: s.sizeBytes, points: s.points, tombstones: s.tombstones, minTs: s.minTs, maxTs: s.maxTs, minSeq, maxSeq };
+        } finally {
+          file.close();
+          closed = true;
+        }
+      },
+      open(): TableReader {
+        if (!closed) file.close();
+        return TableReader.open(vfs, path, fileNo, cache);
+      },
+      abandon(): void {
+        if (!closed) file.close();
+        vfs.remove(path);
+      },
+    };
+  }
+
+  /**
+   * Makes `build(current)` the durable manifest, then swaps table readers: `added` take the
+   * places `next.tables` gives them, `removed` are closed and deleted once unused.
+   * Calls are serialised, so `build` always sees the latest manifest.
+   */
+  private updateManifest(build: (cur: ManifestData) => ManifestData, added: TableReader[], removed: TableReader[]): Promise<void> {
+    const run = this.manifestLock.then(() => this.installManifest(build(this.manifest), added, removed));
+    this.manifestLock = run.catch(() => {});
+    return run;
+  }
+
+  private async installManifest(next: ManifestData, added: TableReader[], removed: TableReader[]): Promise<void> {
+    // The new SST files must be durable in the directory before the manifest names them.
+    this.vfs.syncDir(this.sstDir);
+    await saveManifest(this.vfs, this.dir, next);
+    const byNo = new Map<number, TableReader>();
+    for (const t of this.tables) byNo.set(t.fileNo, t);
+    for (const t of added) byNo.set(t.fileNo, t);
+    this.manifest = next;
+    this.tables = next.tables.map((m) => byNo.get(m.fileNo)!);
+    for (const t of removed) {
+      t.obsolete = true;
+      this.releaseIfUnused(t);
+    }
+  }
+
+  private releaseIfUnused(t: TableReader): void {
+    if (!t.obsolete || t.refs > 0) return;
+    t.close();
+    try {
+      this.vfs.remove(joinPath(this.sstDir, sstFileName(t.fileNo)));
+    } catch (e) {
+      this.opts.logger.warn(`cityhall/db: cannot remove obsolete ${sstFileName(t.fileNo)}: ${String(e)}`);
+    }
+  }
+
+  private deleteObsoleteSegments(): void {
+    const hold = this.walHold?.();
+    const doomed = segmentsToDelete([...this.segments.values()], this.wal.segmentNo, this.manifest.flushedSeq, hold);
+    for (const no of doomed) {
+      try {
+        this.vfs.remove(joinPath(this.walDir, String(no).padStart(12, "0") + ".wal"));
+        this.segments.delete(no);
+      } catch (e) {
+        this.opts.logger.warn(`cityhall/db: cannot remove WAL segment ${no}: ${String(e)}`);
+      }
+    }
+    if (doomed.length) this.vfs.syncDir(this.walDir);
+  }
+
+  /** Writes the memtable (if not empty) to an SSTable and waits for it. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    await this.wal.idle();
+    while (this.flushing) await this.flushing;
+    if (this.immutable) {
+      // A previous flush failed; try it again now.
+      this.flushing = this.runFlush().finally(() => {
+        this.flushing = null;
+      });
+      await this.flushing;
+      if (this.immutable) throw new IoError("db", "flush failed", this.flushError);
+    }
+    if (this.active.isEmpty()) return;
+    this.freeze();
+    await this.flushing;
+    if (this.immutable) throw new IoError("db", "flush failed", this.flushError);
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  private retentionCutoff(): number {
+    return this.opts.retentionMs === undefined ? MIN_TS : this.opts.clock() - this.opts.retentionMs;
+  }
+
+  private maybeCompact(): void {
+    if (!this.opts.autoCompact || this.compacting || this.closed || this.compactionError) return;
+    const task = pickCompaction(
+      this.manifest.tables,
+      this.opts.compaction,
+      this.opts.retentionMs === undefined ? undefined : this.retentionCutoff(),
+    );
+    if (!task) return;
+    this.compacting = this.runCompaction(task)
+      .catch((e) => {
+        this.compactionError = e instanceof Error ? e : new Error(String(e));
+        this.opts.logger.error(`cityhall/db: compaction failed: ${this.compactionError.message}`);
+        // Try again later rather than in a tight loop.
+        setTimeout(() => {
+          this.compactionError = null;
+          this.maybeCompact();
+        }, 5000).unref?.();
+      })
+      .finally(() => {
+        this.compacting = null;
+        this.maybeCompact();
+      });
+  }
+
+  private async runCompaction(task: CompactionTask): Promise<void> {
+    if (task.kind === "expire") {
+      const doomed = new Set(task.fileNos);
+      const removed = this.tables.filter((t) => doomed.has(t.fileNo));
+      await this.updateManifest((cur) => ({ ...cur, tables: cur.tables.filter((t) => !doomed.has(t.fileNo)) }), [], removed);
+      this.compactionCount++;
+      return;
+    }
+    const inputs = this.tables.slice(task.start, task.end);
+    const inputMetas = this.manifest.tables.slice(task.start, task.end);
+    const cutoff = this.retentionCutoff();
+    const fileNo = this.nextFileNo++;
+    for (const t of inputs) t.refs++;
+    let out: PendingTable | null = null;
+    try {
+      out = await this.newTable(fileNo);
+      for (const s of mergeTables(inputs, cutoff)) {
+        if (this.closed) throw new ClosedError("db", "compaction abandoned: the database is closing");
+        await out.builder.addSeries(s.key, s.ts, s.vals);
+      }
+      for (const tb of carriedTombstones(inputs, task.dropTombstones, cutoff)) out.builder.addTombstone(tb.key, tb.fromTs, tb.toTs);
+      const minSeq = Math.min(...inputMetas.map((m) => m.minSeq));
+      const maxSeq = Math.max(...inputMetas.map((m) => m.maxSeq));
+      const meta = await out.finish(minSeq, maxSeq);
+      const keep = meta.points > 0 || meta.tombstones > 0;
+      const added = keep ? [out.open()] : [];
+      if (!keep) out.abandon();
+      out = null;
+      await this.updateManifest(
+        (cur) => {
+          // Replace the input window, found by file number: flushes may have appended since.
+          const firstIdx = cur.tables.findIndex((m) => m.fileNo === inputMetas[0]!.fileNo);
+          const tables = [...cur.tables];
+          tables.splice(firstIdx, inputMetas.length, ...(keep ? [meta] : []));
+          return { ...cur, nextFileNo: this.nextFileNo, tables };
+        },
+        added,
+        inputs,
+      );
+      this.compactionCount++;
+    } catch (e) {
+      out?.abandon();
+      throw e;
+    } finally {
+      for (const t of inputs) {
+        t.refs--;
+        this.releaseIfUnused(t);
+      }
+    }
+  }
+
+  /** Flushes the memtable and merges every SSTable into one, applying tombstones and retention. */
+  async compact(): Promise<void> {
+    await this.flush();
+    while (this.compacting) await this.compacting;
+    const task = fullCompaction(this.tables.length);
+    if (!task) return;
+    if (this.tables.length === 1 && this.manifest.tables[0]!.tombstones === 0 && this.opts.retentionMs === undefined) return;
+    const run = this.runCompaction(task);
+    this.compacting = run.catch(() => {}).finally(() => {
+      this.compacting = null;
+    });
+    await run;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Merge sources for `key`, newest first; null when no source can hold it. */
+  private sourcesFor(key: string, fromTs: number, toTs: number, reverse: boolean, pinned: TableReader[]): MergeSource[] {
+    const sources: MergeSource[] = [];
+    let newerTombs: Tombstone[] = [];
+    const addMem = (mem: MemTable): void => {
+      const s = mem.series.get(key);
+      const tombs = mem.tombstonesFor(key);
+      if (s && s.ts.length > 0) {
+        const a = lowerBound(s.ts, fromTs);
+        const b = upperBound(s.ts, toTs, a);
+        if (a < b) {
+          // Copy: the active memtable keeps changing while a caller iterates lazily.
+          const run: Run = { ts: s.ts.slice(a, b), vals: s.vals.slice(a, b), start: 0, end: b - a };
+          sources.push({ runs: [run][Symbol.iterator](), hiddenBy: newerTombs });
+        }
+      }
+      if (tombs.length) newerTombs = newerTombs.concat(tombs);
+    };
+    addMem(this.active);
+    if (this.immutable) addMem(this.immutable);
+    if (this.tables.length) {
+      const h = bloomHash(key);
+      for (let i = this.tables.length - 1; i >= 0; i--) {
+        const t = this.tables[i]!;
+        if (!t.mayContain(h)) continue;
+        t.refs++;
+        pinned.push(t);
+        sources.push({ runs: t.runs(key, fromTs, toTs, reverse), hiddenBy: newerTombs });
+        const tombs = t.tombstonesFor(key);
+        if (tombs.length) newerTombs = newerTombs.concat(tombs);
+      }
+    }
+    return sources;
+  }
+
+  private unpin(pinned: TableReader[]): void {
+    for (const t of pinned) {
+      t.refs--;
+      this.releaseIfUnused(t);
+    }
+  }
+
+  /** The newest point of a series, or null. */
+  get(key: string): Point | null {
+    this.checkOpen();
+    checkKey(key);
+    const pinned: TableReader[] = [];
+    try {
+      const sources = this.sourcesFor(key, MIN_TS, MAX_TS, true, pinned);
+      if (sources.length === 0) return null;
+      for (const [ts, value] of mergeSeries(sources, true, this.retentionCutoff())) return { key, ts, value };
+      return null;
+    } finally {
+      this.unpin(pinned);
+    }
+  }
+
+  /**
+   * Points of `key` with fromTs <= ts <= toTs in time order (newest first with reverse).
+   * The iterator reads lazily; files it needs stay open until it finishes or is returned.
+   */
+  range(key: string, fromTs: number = MIN_TS, toTs: number = MAX_TS, options: RangeOptions = {}): IterableIterator<Point> {
+    this.checkOpen();
+    checkKey(key);
+    checkTs(fromTs, "from");
+    checkTs(toTs, "to");
+    const limit = options.limit ?? Infinity;
+    if (!(limit >= 0)) throw new InvalidArgumentError("db", `limit must be >= 0, got ${options.limit}`);
+    const reverse = options.reverse ?? false;
+    const pinned: TableReader[] = [];
+    const sources = this.sourcesFor(key, fromTs, toTs, reverse, pinned);
+    const cutoff = this.retentionCutoff();
+    const self = this;
+    function* gen(): Generator<Point> {
+      try {
+        if (limit === 0 || fromTs > toTs) return;
+        let n = 0;
+        for (const [ts, value] of mergeSeries(sources, reverse, cutoff)) {
+          yield { key, ts, value };
+          if (++n >= limit) return;
+        }
+      } finally {
+        self.unpin(pinned);
+      }
+    }
+    return gen();
+  }
+
+  /** Series keys starting with `prefix` that have at least one visible point, sorted. */
+  keys(prefix = ""): string[] {
+    this.checkOpen();
+    if (typeof prefix !== "string") throw new InvalidArgumentError("db", "prefix must be a string");
+    const candidates = new Set<string>();
+    for (const mem of [this.active, this.immutable]) {
+      if (!mem) continue;
+      for (const [k, s] of mem.series) if (s.ts.length > 0 && k.startsWith(prefix)) candidates.add(k);
+    }
+    for (const t of this.tables) {
+      const infos = t.keys();
+      // Keys are sorted: binary-search the first key >= prefix, walk while it matches.
+      let lo = 0;
+      let hi = infos.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareKeys(infos[mid]!.key, prefix) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < infos.length && infos[i]!.key.startsWith(prefix); i++) candidates.add(infos[i]!.key);
+    }
+    return [...candidates].filter((k) => this.get(k) !== null).sort(compareKeys);
+  }
+
+  // ---------------------------------------------------------------- status
+
+  stats(): DbStats {
+    let walBytes = 0;
+    for (const s of this.segments.values()) {
+      walBytes += s.segmentNo === this.wal.segmentNo ? this.wal.segmentSizeBytes : s.sizeBytes;
+    }
+    let sstBytes = 0;
+    let sstPoints = 0;
+    for (const m of this.manifest.tables) {
+      sstBytes += m.sizeBytes;
+      sstPoints += m.points;
+    }
+    return {
+      lastSeq: this.lastSeq,
+      flushedSeq: this.manifest.flushedSeq,
+      memtableBytes: this.active.sizeBytes + (this.immutable?.sizeBytes ?? 0),
+      memtablePoints: this.active.points,
+      immutableMemtablePoints: this.immutable?.points ?? 0,
+      tables: this.manifest.tables.length,
+      sstBytes,
+      sstPoints,
+      walSegments: this.segments.size,
+      walBytes,
+      walSyncs: this.wal.syncCount,
+      flushes: this.flushCount,
+      compactions: this.compactionCount,
+      compactionRunning: this.compacting !== null,
+      blockCacheBytes: this.cache.sizeBytes,
+      blockCacheHits: this.cache.hits,
+      blockCacheMisses: this.cache.misses,
+      recovery: [...this.recovery],
+    };
+  }
+
+  /** For replication: the lowest WAL segment that must be kept. */
+  setWalHold(hold: (() => number | undefined) | undefined): void {
+    this.walHold = hold;
+  }
+
+  /** Finishes in-flight work, flushes the memtable, closes files and releases the lock. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await this.wal.idle();
+    while (this.flushing) await this.flushing;
+    let flushFailure: unknown = null;
+    try {
+      if (!this.immutable && !this.active.isEmpty() && !this.wal.failed) {
+        this.freeze();
+        await this.flushing;
+      }
+    } catch (e) {
+      flushFailure = e;
+    }
+    this.closed = true;
+    if (this.flushRetryTimer) clearTimeout(this.flushRetryTimer);
+    while (this.compacting) await this.compacting;
+    await this.wal.close();
+    for (const t of this.tables) t.close();
+    releaseLock(this.vfs, this.dir);
+    if (flushFailure && !(flushFailure instanceof CityHallError)) throw flushFailure;
+  }
+}

@@ -1,0 +1,81 @@
+// Builds the contents of one data block (layout in sstable/format.ts) and frames any block
+// for disk (compression byte + CRC trailer).
+
+import { ByteWriter, utf8Encode } from "../codec/bytes.ts";
+import { encodeTimestamps, encodeValues } from "../codec/columns.ts";
+import type { Value } from "../codec/columns.ts";
+import { COMPRESSION_NONE, COMPRESSION_ZSTD } from "./format.ts";
+
+export class DataBlockBuilder {
+  private readonly body = new ByteWriter(64 * 1024);
+  private prevKeyBytes: Uint8Array = new Uint8Array(0);
+  chunks = 0;
+  points = 0;
+  firstKey = "";
+  firstTs = 0;
+  lastKey = "";
+  lastTs = 0;
+
+  /** Raw size so far; the table builder cuts the block once this reaches its target. */
+  get sizeBytes(): number {
+    return this.body.lengthBytes;
+  }
+
+  /**
+   * Adds points [start, end) of one series.
+   * REQUIRES: key greater than every key added before; ts strictly increasing; end > start.
+   */
+  add(key: string, ts: ArrayLike<number>, vals: ArrayLike<Value>, start: number, end: number): void {
+    const keyBytes = utf8Encode(key);
+    let shared = 0;
+    const maxShared = Math.min(keyBytes.length, this.prevKeyBytes.length);
+    while (shared < maxShared && keyBytes[shared] === this.prevKeyBytes[shared]) shared++;
+    const w = this.body;
+    w.uvarint(shared);
+    w.uvarint(keyBytes.length - shared);
+    w.raw(keyBytes.subarray(shared));
+    w.uvarint(end - start);
+    encodeTimestamps(w, ts, start, end);
+    encodeValues(w, vals, start, end);
+    if (this.chunks === 0) {
+      this.firstKey = key;
+      this.firstTs = ts[start]!;
+    }
+    this.lastKey = key;
+    this.lastTs = ts[end - 1]!;
+    this.prevKeyBytes = keyBytes;
+    this.chunks++;
+    this.points += end - start;
+  }
+
+  /** The block contents: chunk count followed by the chunks. */
+  finish(): Uint8Array {
+    const out = new ByteWriter(this.body.lengthBytes + 8);
+    out.uvarint(this.chunks);
+    out.raw(this.body.bytes());
+    return out.bytes().slice();
+  }
+}
+
+/** Compresses `contents` (zstd off the event loop) and appends the trailer. */
+export async function frameBlock(contents: Uint8Array, compress: boolean, zstdLevel: number): Promise<Uint8Array> {
+  let stored = contents;
+  let compression = COMPRESSION_NONE;
+  if (compress && contents.length > 64) {
+    const z = await Bun.zstdCompress(contents, { level: zstdLevel });
+    if (z.length < contents.length) {
+      stored = z;
+      compression = COMPRESSION_ZSTD;
+    }
+  }
+  return withTrailer(stored, compression);
+}
+
+export function withTrailer(stored: Uint8Array, compression: number): Uint8Array {
+  const out = new Uint8Array(stored.length + 5);
+  out.set(stored, 0);
+  out[stored.length] = compression;
+  const crc = Bun.hash.crc32(out.subarray(0, stored.length + 1));
+  new DataView(out.buffer).setUint32(stored.length + 1, crc, true);
+  return out;
+}

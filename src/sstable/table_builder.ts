@@ -1,0 +1,190 @@
+// Writes one SSTable (layout in sstable/format.ts) to a file, block by block.
+// Compression runs on Bun's thread pool (Bun.zstdCompress), so building a table yields to
+// the event loop between blocks and never stalls the write path for long.
+
+import { ByteWriter, utf8Encode } from "../codec/bytes.ts";
+import type { Value } from "../codec/columns.ts";
+import { IoError } from "../errors.ts";
+import type { VfsFile } from "../vfs/vfs.ts";
+import { DataBlockBuilder, frameBlock, withTrailer } from "./block_builder.ts";
+import { bloomHash, buildBloom } from "./bloom.ts";
+import {
+  COMPRESSION_NONE,
+  DEFAULT_BLOCK_TARGET_BYTES,
+  DEFAULT_BLOOM_BITS_PER_KEY,
+  FOOTER_BYTES,
+  SSTABLE_FORMAT_VERSION,
+  SSTABLE_MAGIC_HI,
+  SSTABLE_MAGIC_LO,
+} from "./format.ts";
+import type { BlockHandle, IndexEntry } from "./format.ts";
+
+export interface TableBuilderOptions {
+  blockTargetBytes?: number;
+  bloomBitsPerKey?: number;
+  compress?: boolean;
+  zstdLevel?: number;
+}
+
+export interface TableSummary {
+  sizeBytes: number;
+  points: number;
+  keys: number;
+  tombstones: number;
+  minTs: number;
+  maxTs: number;
+}
+
+/** Points per chunk when a series is split; bounds the work of decoding one chunk. */
+const MAX_POINTS_PER_CHUNK = 8192;
+
+export class TableBuilder {
+  private block = new DataBlockBuilder();
+  private readonly index: IndexEntry[] = [];
+  private readonly keysBlock = new ByteWriter(4096);
+  private prevKeyBytes: Uint8Array = new Uint8Array(0);
+  private readonly hashes: number[] = [];
+  private readonly tombs: { key: string; fromTs: number; toTs: number }[] = [];
+  private offsetBytes = 0;
+  private keyCount = 0;
+  private points = 0;
+  private minTs = Infinity;
+  private maxTs = -Infinity;
+  private readonly blockTargetBytes: number;
+  private readonly bloomBitsPerKey: number;
+  private readonly compress: boolean;
+  private readonly zstdLevel: number;
+
+  constructor(
+    private readonly file: VfsFile,
+    options: TableBuilderOptions = {},
+  ) {
+    this.blockTargetBytes = options.blockTargetBytes ?? DEFAULT_BLOCK_TARGET_BYTES;
+    this.bloomBitsPerKey = options.bloomBitsPerKey ?? DEFAULT_BLOOM_BITS_PER_KEY;
+    this.compress = options.compress ?? true;
+    this.zstdLevel = options.zstdLevel ?? 3;
+  }
+
+  /**
+   * Adds a whole series.
+   * REQUIRES: keys strictly ascending (compareKeys) across calls; ts strictly ascending;
+   * ts.length >= 1.
+   */
+  async addSeries(key: string, ts: ArrayLike<number>, vals: ArrayLike<Value>): Promise<void> {
+    const n = ts.length;
+    const keyBytes = utf8Encode(key);
+    let shared = 0;
+    const maxShared = Math.min(keyBytes.length, this.prevKeyBytes.length);
+    while (shared < maxShared && keyBytes[shared] === this.prevKeyBytes[shared]) shared++;
+    const kb = this.keysBlock;
+    kb.uvarint(shared);
+    kb.uvarint(keyBytes.length - shared);
+    kb.raw(keyBytes.subarray(shared));
+    kb.uvarint(n);
+    kb.svarint(ts[0]!);
+    kb.svarint(ts[n - 1]!);
+    this.prevKeyBytes = keyBytes;
+    this.keyCount++;
+    this.hashes.push(bloomHash(key));
+    this.points += n;
+    if (ts[0]! < this.minTs) this.minTs = ts[0]!;
+    if (ts[n - 1]! > this.maxTs) this.maxTs = ts[n - 1]!;
+    for (let start = 0; start < n; ) {
+      const end = Math.min(n, start + MAX_POINTS_PER_CHUNK);
+      this.block.add(key, ts, vals, start, end);
+      start = end;
+      if (this.block.sizeBytes >= this.blockTargetBytes) await this.finishBlock();
+    }
+  }
+
+  /** Adds a range tombstone (any order; they are few). */
+  addTombstone(key: string, fromTs: number, toTs: number): void {
+    this.tombs.push({ key, fromTs, toTs });
+    // Readers consult a table's tombstones only when its bloom filter admits the key.
+    this.hashes.push(bloomHash(key));
+  }
+
+  private async finishBlock(): Promise<void> {
+    const b = this.block;
+    if (b.chunks === 0) return;
+    this.block = new DataBlockBuilder();
+    const framed = await frameBlock(b.finish(), this.compress, this.zstdLevel);
+    this.index.push({
+      firstKey: b.firstKey,
+      firstTs: b.firstTs,
+      lastKey: b.lastKey,
+      lastTs: b.lastTs,
+      points: b.points,
+      offsetBytes: this.offsetBytes,
+      sizeBytes: framed.length,
+    });
+    this.write(framed);
+  }
+
+  private write(bytes: Uint8Array): BlockHandle {
+    const handle = { offsetBytes: this.offsetBytes, sizeBytes: bytes.length };
+    try {
+      this.file.append(bytes);
+    } catch (e) {
+      throw new IoError("sstable", `cannot write ${this.file.path}`, e);
+    }
+    this.offsetBytes += bytes.length;
+    return handle;
+  }
+
+  /** Writes the meta blocks and the footer, and syncs the file. */
+  async finish(): Promise<TableSummary> {
+    await this.finishBlock();
+    const keysContents = new ByteWriter(this.keysBlock.lengthBytes + 8);
+    keysContents.uvarint(this.keyCount);
+    keysContents.raw(this.keysBlock.bytes());
+    const keysHandle = this.write(await frameBlock(keysContents.bytes(), this.compress, this.zstdLevel));
+
+    const tw = new ByteWriter(256);
+    tw.uvarint(this.tombs.length);
+    for (const t of this.tombs) {
+      tw.str(t.key);
+      tw.svarint(t.fromTs);
+      tw.svarint(t.toTs);
+    }
+    const tombHandle = this.write(withTrailer(tw.bytes(), COMPRESSION_NONE));
+
+    const iw = new ByteWriter(this.index.length * 64 + 16);
+    iw.uvarint(this.index.length);
+    for (const e of this.index) {
+      iw.str(e.firstKey);
+      iw.svarint(e.firstTs);
+      iw.str(e.lastKey);
+      iw.svarint(e.lastTs);
+      iw.uvarint(e.points);
+      iw.uvarint(e.offsetBytes);
+      iw.uvarint(e.sizeBytes);
+    }
+    const indexHandle = this.write(await frameBlock(iw.bytes(), this.compress, this.zstdLevel));
+    const bloomHandle = this.write(withTrailer(buildBloom(this.hashes, this.bloomBitsPerKey), COMPRESSION_NONE));
+
+    const f = new ByteWriter(FOOTER_BYTES);
+    for (const h of [keysHandle, tombHandle, indexHandle, bloomHandle]) {
+      f.u64(h.offsetBytes);
+      f.u32(h.sizeBytes);
+    }
+    f.u32(SSTABLE_FORMAT_VERSION);
+    f.u32(0);
+    f.u32(SSTABLE_MAGIC_LO);
+    f.u32(SSTABLE_MAGIC_HI);
+    this.write(f.bytes());
+    try {
+      await this.file.datasync();
+    } catch (e) {
+      throw new IoError("sstable", `cannot sync ${this.file.path}`, e);
+    }
+    return {
+      sizeBytes: this.offsetBytes,
+      points: this.points,
+      keys: this.keyCount,
+      tombstones: this.tombs.length,
+      minTs: this.points ? this.minTs : 0,
+      maxTs: this.points ? this.maxTs : 0,
+    };
+  }
+}

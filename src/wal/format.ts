@@ -1,0 +1,46 @@
+// WAL on-disk format. FROZEN: every number in this file is on disk and on the replication
+// wire (replicas keep byte-identical copies of the leader's segments). Never renumber;
+// add new record types with new numbers and bump WAL_FORMAT_VERSION only for a layout change.
+//
+// Segment file `<dataDir>/wal/<segmentNo as 12 decimal digits>.wal`, numbers increasing:
+//
+//   header (16 bytes):
+//     u32 magic          WAL_MAGIC, bytes "CHWL"
+//     u16 version        WAL_FORMAT_VERSION
+//     u16 reserved       0
+//     u64 segmentNo      the number in the file name
+//   records, back to back, never spanning two segments:
+//     u32 crc32          CRC-32 (IEEE, as Bun.hash.crc32) over the type byte and the payload
+//     u32 lengthBytes    payload length, 0..MAX_RECORD_PAYLOAD_BYTES
+//     u8  type           RECORD_PUT_BATCH | RECORD_DELETE
+//     payload            lengthBytes bytes, see wal/batch.ts
+//
+// All integers little-endian. A record is valid only if its header fits, its length is in
+// range, its payload fits, its type is known and its CRC matches. Recovery keeps records up
+// to the first invalid one and truncates the segment there (a torn tail after a crash).
+
+export const WAL_MAGIC = 0x4c574843; // FROZEN: "CHWL" read as little-endian u32
+export const WAL_FORMAT_VERSION = 1; // FROZEN
+export const SEGMENT_HEADER_BYTES = 16; // FROZEN
+export const RECORD_HEADER_BYTES = 9; // FROZEN: crc32 + lengthBytes + type
+export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024; // FROZEN
+
+export const RECORD_PUT_BATCH = 1; // FROZEN
+export const RECORD_DELETE = 2; // FROZEN
+
+export const SEGMENT_SUFFIX = ".wal";
+const SEGMENT_DIGITS = 12;
+
+export function segmentFileName(segmentNo: number): string {
+  return String(segmentNo).padStart(SEGMENT_DIGITS, "0") + SEGMENT_SUFFIX;
+}
+
+/** The segment number of a WAL file name, or undefined when the name is not a segment. */
+export function parseSegmentFileName(name: string): number | undefined {
+  const m = /^(\d{12})\.wal$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function isKnownRecordType(type: number): boolean {
+  return type === RECORD_PUT_BATCH || type === RECORD_DELETE;
+}

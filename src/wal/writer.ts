@@ -1,0 +1,259 @@
+// Appends framed records to the newest WAL segment with group commit.
+//
+// Invariants:
+// - Records are written in the order `append` was called, each wholly inside one segment.
+// - In "always" mode a record's `apply` callback runs, and its promise resolves, only after
+//   the bytes are on disk (fdatasync). Records that arrive while a sync is in flight wait
+//   and go to disk together in the next write + sync (group commit).
+// - A failed write is cut back off the file, so the segment never holds a partial record
+//   followed by good ones; its callers get the error. A failed fdatasync poisons the
+//   writer: after EIO the kernel may have dropped the dirty pages, so no later write can be
+//   acknowledged truthfully (the "fsyncgate" lesson). Restarting replays what is on disk.
+
+import { ClosedError, IoError } from "../errors.ts";
+import { joinPath } from "../vfs/vfs.ts";
+import type { Vfs, VfsFile } from "../vfs/vfs.ts";
+import { SEGMENT_HEADER_BYTES, segmentFileName } from "./format.ts";
+import { encodeSegmentHeader } from "./record.ts";
+
+export type SyncMode = { kind: "always" } | { kind: "interval"; intervalMs: number } | { kind: "none" };
+
+/** Where a record landed: segment number and the byte range inside that segment. */
+export interface WalPosition {
+  segmentNo: number;
+  offsetBytes: number;
+  endBytes: number;
+}
+
+export interface WalWriterOptions {
+  /** A segment is closed and a new one started once it reaches this size. */
+  segmentBytes: number;
+  sync: SyncMode;
+}
+
+interface Pending {
+  record: Uint8Array;
+  apply: (pos: WalPosition) => void;
+  resolve: (pos: WalPosition) => void;
+  reject: (e: unknown) => void;
+}
+
+export type CommitListener = (segmentNo: number, startBytes: number, endBytes: number) => void;
+
+export class WalWriter {
+  private file: VfsFile;
+  private segmentNoValue: number;
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private draining: Promise<void> | null = null;
+  private failure: Error | null = null;
+  private closed = false;
+  private intervalTimer: ReturnType<typeof setInterval> | null = null;
+  private unsyncedBytes = 0;
+  private readonly listeners = new Set<CommitListener>();
+  /** Bytes appended since open; for stats. */
+  appendedBytes = 0;
+  syncCount = 0;
+
+  private constructor(
+    private readonly vfs: Vfs,
+    private readonly dir: string,
+    private readonly options: WalWriterOptions,
+    file: VfsFile,
+    segmentNo: number,
+  ) {
+    this.file = file;
+    this.segmentNoValue = segmentNo;
+    if (options.sync.kind === "interval") {
+      this.intervalTimer = setInterval(() => void this.backgroundSync(), options.sync.intervalMs);
+      (this.intervalTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Starts a new, empty segment `segmentNo` (recovery never appends to an old one). */
+  static async create(vfs: Vfs, dir: string, segmentNo: number, options: WalWriterOptions): Promise<WalWriter> {
+    const file = await createSegment(vfs, dir, segmentNo);
+    return new WalWriter(vfs, dir, options, file, segmentNo);
+  }
+
+  get segmentNo(): number {
+    return this.segmentNoValue;
+  }
+
+  /** Size of the active segment, durable or not. */
+  get segmentSizeBytes(): number {
+    return this.file.size();
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The error that poisoned the writer, if any. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /**
+   * Queues a framed record. `apply` runs once the record is durable (per the sync mode),
+   * in append order, right before the promise resolves.
+   * REQUIRES: `record` is a complete framed record; the caller must not reuse its buffer.
+   */
+  append(record: Uint8Array, apply: (pos: WalPosition) => void): Promise<WalPosition> {
+    if (this.closed) return Promise.reject(new ClosedError("wal", "the write-ahead log is closed"));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<WalPosition>((resolve, reject) => {
+      this.pending.push({ record, apply, resolve, reject });
+      this.pendingBytes += record.length;
+      if (!this.draining) this.draining = this.drain();
+    });
+  }
+
+  /** Waits until every queued record has been written (and synced in "always" mode). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    // Let the current macrotask's other appends join this batch.
+    await Promise.resolve();
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        const bytes = this.pendingBytes;
+        this.pending = [];
+        this.pendingBytes = 0;
+        await this.writeBatch(batch, bytes);
+      }
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private async writeBatch(batch: Pending[], totalBytes: number): Promise<void> {
+    if (this.failure) {
+      for (const p of batch) p.reject(this.failure);
+      return;
+    }
+    let positions: WalPosition[];
+    let startBytes = 0;
+    try {
+      if (this.file.size() > SEGMENT_HEADER_BYTES && this.file.size() + totalBytes > this.options.segmentBytes) {
+        await this.roll();
+      }
+      startBytes = this.file.size();
+      const buf = new Uint8Array(totalBytes);
+      positions = new Array(batch.length);
+      let off = 0;
+      for (let i = 0; i < batch.length; i++) {
+        const rec = batch[i]!.record;
+        buf.set(rec, off);
+        positions[i] = { segmentNo: this.segmentNoValue, offsetBytes: startBytes + off, endBytes: startBytes + off + rec.length };
+        off += rec.length;
+      }
+      try {
+        this.file.append(buf);
+      } catch (e) {
+        this.cutBack(startBytes, e);
+        throw new IoError("wal", `cannot append ${totalBytes} bytes to ${segmentFileName(this.segmentNoValue)}`, e);
+      }
+      this.appendedBytes += totalBytes;
+      if (this.options.sync.kind === "always") {
+        try {
+          await this.file.datasync();
+          this.syncCount++;
+        } catch (e) {
+          this.failure = new IoError(
+            "wal",
+            `fdatasync of ${segmentFileName(this.segmentNoValue)} failed; refusing further writes, restart the node to recover from the log`,
+            e,
+          );
+          throw this.failure;
+        }
+      } else {
+        this.unsyncedBytes += totalBytes;
+      }
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      try {
+        p.apply(positions[i]!);
+        p.resolve(positions[i]!);
+      } catch (e) {
+        p.reject(e);
+      }
+    }
+    const endBytes = startBytes + totalBytes;
+    for (const l of this.listeners) l(this.segmentNoValue, startBytes, endBytes);
+  }
+
+  /** Removes a partial append; if even that fails the writer is poisoned. */
+  private cutBack(sizeBytes: number, cause: unknown): void {
+    try {
+      this.file.truncate(sizeBytes);
+    } catch (e) {
+      this.failure = new IoError("wal", `cannot cut a failed append off ${segmentFileName(this.segmentNoValue)}; restart the node`, e ?? cause);
+    }
+  }
+
+  private async roll(): Promise<void> {
+    if (this.options.sync.kind !== "none") await this.file.datasync();
+    // Create the next segment before letting go of this one, so a failure leaves a usable file.
+    const next = await createSegment(this.vfs, this.dir, this.segmentNoValue + 1);
+    this.file.close();
+    this.file = next;
+    this.segmentNoValue++;
+    this.unsyncedBytes = 0;
+  }
+
+  /** Starts a new segment now (e.g. so that every older one is complete). */
+  async rollNow(): Promise<void> {
+    await this.idle();
+    if (this.file.size() > SEGMENT_HEADER_BYTES) await this.roll();
+  }
+
+  private async backgroundSync(): Promise<void> {
+    if (this.unsyncedBytes === 0 || this.failure || this.closed) return;
+    this.unsyncedBytes = 0;
+    try {
+      await this.file.datasync();
+      this.syncCount++;
+    } catch (e) {
+      this.failure = new IoError("wal", `background fdatasync of ${segmentFileName(this.segmentNoValue)} failed; restart the node`, e);
+    }
+  }
+
+  /** Finishes queued writes, syncs, and closes the segment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.idle();
+    this.closed = true;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    if (!this.failure && this.options.sync.kind !== "always") {
+      try {
+        await this.file.datasync();
+      } catch {
+        // Closing after a failed sync: the data is in the log as far as the OS kept it.
+      }
+    }
+    this.file.close();
+  }
+}
+
+async function createSegment(vfs: Vfs, dir: string, segmentNo: number): Promise<VfsFile> {
+  const path = joinPath(dir, segmentFileName(segmentNo));
+  const file = vfs.open(path, "create");
+  try {
+    file.append(encodeSegmentHeader(segmentNo));
+    await file.datasync();
+    vfs.syncDir(dir);
+  } catch (e) {
+    file.close();
+    throw new IoError("wal", `cannot create WAL segment ${segmentFileName(segmentNo)}`, e);
+  }
+  return file;
+}
