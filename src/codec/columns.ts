@@ -26,8 +26,11 @@ export const VALUES_MIXED = 3; // FROZEN
 export const MIXED_TAG_FLOAT64 = 0; // FROZEN
 export const MIXED_TAG_STRING = 1; // FROZEN
 
-/** Largest |timestamp| in ms accepted anywhere (about ±35,000 years); keeps deltas exact. */
-export const MAX_ABS_TS_MS = 2 ** 50;
+/**
+ * Largest |timestamp| in ms accepted anywhere (about ±17,800 years). Keeps every delta-of-
+ * delta below 2^51, so zigzag varints stay exact.
+ */
+export const MAX_ABS_TS_MS = 2 ** 49;
 const MAX_DECIMAL_DIGITS = 6;
 const MAX_ABS_SCALED = 2 ** 50;
 const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000];

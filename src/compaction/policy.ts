@@ -3,9 +3,9 @@
 //
 // Tables form one list ordered oldest to newest (a newer table overrides an older one), so
 // a compaction always merges a run of ADJACENT tables and puts the result in their place.
-// The policy merges the cheapest window of `fanIn` adjacent tables once there are
-// `trigger` tables or more: small recent flushes get merged together first and big old
-// tables are rewritten rarely (size-tiered behaviour, write amplification ~ log(n)).
+// Size-tiered: once there are `trigger` tables, the newest tables are merged together with
+// older neighbours of comparable size, so small recent flushes merge often and big old
+// tables are rewritten rarely (write amplification ~ log(total / flush size)).
 // Tombstones can be dropped only when the window starts at the oldest table: then nothing
 // older remains that they could still hide.
 
@@ -19,13 +19,20 @@ export interface TableStat {
 }
 
 export interface CompactionConfig {
-  /** Merge once there are at least this many tables. */
+  /** Consider merging once there are at least this many tables. */
   trigger: number;
-  /** How many adjacent tables one merge takes. */
+  /** Most tables one merge takes. */
   fanIn: number;
+  /**
+   * Size-tiering: walking from the newest table to older ones, the next older table joins
+   * the merge while its size <= sizeRatio x the sum of the tables already taken.
+   */
+  sizeRatio: number;
+  /** Above this many tables, merge the cheapest window whatever the sizes (bounds reads). */
+  maxTables: number;
 }
 
-export const DEFAULT_COMPACTION: CompactionConfig = { trigger: 4, fanIn: 4 };
+export const DEFAULT_COMPACTION: CompactionConfig = { trigger: 4, fanIn: 8, sizeRatio: 1.5, maxTables: 16 };
 
 export type CompactionTask =
   | { kind: "merge"; start: number; end: number; dropTombstones: boolean }
@@ -49,16 +56,25 @@ export function pickCompaction(
   }
   const n = tables.length;
   if (n < Math.max(2, config.trigger)) return null;
+  // Size-tiered run from the newest end.
+  let start = n - 1;
+  let acc = tables[start]!.sizeBytes;
+  while (start > 0 && n - start < config.fanIn && tables[start - 1]!.sizeBytes <= acc * config.sizeRatio) {
+    start--;
+    acc += tables[start]!.sizeBytes;
+  }
+  if (n - start >= 2) return { kind: "merge", start, end: n, dropTombstones: start === 0 };
+  if (n <= config.maxTables) return null;
+  // Too many tables of very different sizes: merge the cheapest adjacent window.
   const k = Math.max(2, Math.min(config.fanIn, n));
   let best = 0;
   let bestBytes = Infinity;
-  for (let start = 0; start + k <= n; start++) {
+  for (let s = 0; s + k <= n; s++) {
     let bytes = 0;
-    for (let i = start; i < start + k; i++) bytes += tables[i]!.sizeBytes;
-    // Ties go to the newer window: recent small flushes are the cheapest to merge.
+    for (let i = s; i < s + k; i++) bytes += tables[i]!.sizeBytes;
     if (bytes <= bestBytes) {
       bestBytes = bytes;
-      best = start;
+      best = s;
     }
   }
   return { kind: "merge", start: best, end: best + k, dropTombstones: best === 0 };

@@ -1,5 +1,5 @@
 // Checks on what callers hand the engine (data model in DESIGN.md): a key is 1..1024 bytes
-// of UTF-8 without NUL; a timestamp is an integer number of ms within ±2^50; a value is a
+// of UTF-8 without NUL; a timestamp is an integer number of ms within ±2^49; a value is a
 // float64 or a string of at most 64 KiB of UTF-8.
 
 import { utf8Length } from "../codec/bytes.ts";
@@ -22,7 +22,7 @@ export function checkKey(key: unknown): asserts key is string {
 
 export function checkTs(ts: unknown, what = "timestamp"): asserts ts is number {
   if (typeof ts !== "number" || !Number.isInteger(ts) || Math.abs(ts) > MAX_ABS_TS_MS) {
-    throw new InvalidArgumentError("db", `${what} must be an integer number of milliseconds within ±2^50, got ${String(ts)}`);
+    throw new InvalidArgumentError("db", `${what} must be an integer number of milliseconds within ±2^49, got ${String(ts)}`);
   }
 }
 

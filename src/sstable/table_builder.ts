@@ -37,6 +37,8 @@ export interface TableSummary {
 
 /** Points per chunk when a series is split; bounds the work of decoding one chunk. */
 const MAX_POINTS_PER_CHUNK = 8192;
+/** Smallest chunk worth its key and column headers. */
+const MIN_POINTS_PER_CHUNK = 32;
 
 export class TableBuilder {
   private block = new DataBlockBuilder();
@@ -47,6 +49,8 @@ export class TableBuilder {
   private readonly tombs: { key: string; fromTs: number; toTs: number }[] = [];
   private offsetBytes = 0;
   private keyCount = 0;
+  /** Running estimate of encoded bytes a point, for sizing chunks. */
+  private bytesPerPoint = 4;
   private points = 0;
   private minTs = Infinity;
   private maxTs = -Infinity;
@@ -90,10 +94,17 @@ export class TableBuilder {
     if (ts[0]! < this.minTs) this.minTs = ts[0]!;
     if (ts[n - 1]! > this.maxTs) this.maxTs = ts[n - 1]!;
     for (let start = 0; start < n; ) {
-      const end = Math.min(n, start + MAX_POINTS_PER_CHUNK);
+      // Size the chunk to what is left of the block target, from the bytes a point has
+      // cost so far, so long series split into blocks of about the target size.
+      const roomBytes = Math.max(0, this.blockTargetBytes - this.block.sizeBytes);
+      const fit = Math.max(MIN_POINTS_PER_CHUNK, Math.floor(roomBytes / this.bytesPerPoint));
+      const end = Math.min(n, start + Math.min(fit, MAX_POINTS_PER_CHUNK));
+      const before = this.block.sizeBytes;
       this.block.add(key, ts, vals, start, end);
+      if (end - start >= MIN_POINTS_PER_CHUNK) this.bytesPerPoint = Math.max(0.25, (this.block.sizeBytes - before) / (end - start));
       start = end;
-      if (this.block.sizeBytes >= this.blockTargetBytes) await this.finishBlock();
+      // A block holds at most one chunk per key: a series that goes on starts a new block.
+      if (start < n || this.block.sizeBytes >= this.blockTargetBytes) await this.finishBlock();
     }
   }
 

@@ -1,0 +1,129 @@
+// Model-based test: random writes, deletes and reads against the engine and against a
+// plain in-memory map, across flushes, compactions and reopenings. Same answers every time.
+import { describe, expect, test } from "bun:test";
+import type { Value } from "../../src/codec/columns.ts";
+import { Db } from "../../src/engine/db.ts";
+import type { DbOptions } from "../../src/engine/options.ts";
+import { compareKeys } from "../../src/memtable/memtable.ts";
+import { MemFs } from "../../src/vfs/mem_fs.ts";
+import type { Vfs } from "../../src/vfs/vfs.ts";
+import { RealFs } from "../../src/vfs/real_fs.ts";
+import { rng, tempDir } from "../helpers.ts";
+
+const KEYS = ["a", "a.b", "a.c", "b", "sensor.temp.line_1", "sensor.temp.line_10", "ключ.é", "z".repeat(300)];
+
+class Reference {
+  private data = new Map<string, Map<number, Value>>();
+  put(key: string, ts: number, v: Value) {
+    let m = this.data.get(key);
+    if (!m) this.data.set(key, (m = new Map()));
+    m.set(ts, v);
+  }
+  delete(key: string, from: number, to: number) {
+    const m = this.data.get(key);
+    if (!m) return;
+    for (const ts of [...m.keys()]) if (ts >= from && ts <= to) m.delete(ts);
+  }
+  range(key: string, from: number, to: number, reverse: boolean, limit: number): [number, Value][] {
+    const m = this.data.get(key);
+    if (!m) return [];
+    const pts = [...m.entries()].filter(([ts]) => ts >= from && ts <= to).sort((x, y) => x[0] - y[0]);
+    if (reverse) pts.reverse();
+    return pts.slice(0, limit);
+  }
+  keys(prefix: string): string[] {
+    return [...this.data.entries()].filter(([k, m]) => k.startsWith(prefix) && m.size > 0).map(([k]) => k).sort(compareKeys);
+  }
+}
+
+async function runModel(seed: number, vfs: Vfs, dir: string, steps: number) {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const opts: DbOptions = { vfs, memtableBytes: 8192, compaction: { trigger: 3, fanIn: 3, sizeRatio: 2, maxTables: 5 } };
+  let db = await Db.open(dir, opts);
+  const ref = new Reference();
+  const stats = { flushes: 0, compactions: 0, reopens: 0 };
+  const check = () => {
+    for (const key of KEYS) {
+      const expected = ref.range(key, -Infinity, Infinity, true, 1)[0];
+      const got = db.get(key);
+      expect(got === null ? undefined : [got.ts, got.value]).toEqual(expected);
+    }
+  };
+  for (let step = 0; step < steps; step++) {
+    const op = r();
+    if (op < 0.45) {
+      const n = 1 + Math.floor(r() * 40);
+      const batch = [];
+      for (let i = 0; i < n; i++) {
+        const key = pick(KEYS);
+        const ts = Math.floor(r() * 400) - 50;
+        const value: Value = r() < 0.7 ? Math.round(r() * 1000) / 10 : r() < 0.5 ? `s${Math.floor(r() * 100)}` : r() * 1e6;
+        batch.push({ key, ts, value });
+      }
+      await db.putMany(batch);
+      for (const p of batch) ref.put(p.key, p.ts, p.value);
+    } else if (op < 0.52) {
+      const key = pick(KEYS);
+      if (r() < 0.3) {
+        await db.delete(key);
+        ref.delete(key, -Infinity, Infinity);
+      } else {
+        const from = Math.floor(r() * 400) - 50;
+        const to = from + Math.floor(r() * 100);
+        await db.delete(key, from, to);
+        ref.delete(key, from, to);
+      }
+    } else if (op < 0.8) {
+      const key = pick(KEYS);
+      const from = Math.floor(r() * 400) - 60;
+      const to = from + Math.floor(r() * 300);
+      const reverse = r() < 0.5;
+      const limit = r() < 0.3 ? 1 + Math.floor(r() * 10) : Infinity;
+      const got = [...db.range(key, from, to, { reverse, limit })].map((p) => [p.ts, p.value]);
+      expect(got).toEqual(ref.range(key, from, to, reverse, limit));
+    } else if (op < 0.87) {
+      const prefix = pick(["", "a", "a.", "sensor.", "ключ", "q"]);
+      expect(db.keys(prefix)).toEqual(ref.keys(prefix));
+    } else if (op < 0.92) {
+      await db.flush();
+      stats.flushes++;
+    } else if (op < 0.96) {
+      await db.compact();
+      stats.compactions++;
+    } else {
+      await db.close();
+      db = await Db.open(dir, opts);
+      stats.reopens++;
+    }
+    if (step % 25 === 0) check();
+  }
+  check();
+  await db.close();
+  // And once more after a final reopen.
+  db = await Db.open(dir, opts);
+  check();
+  for (const key of KEYS) {
+    expect([...db.range(key)].map((p) => [p.ts, p.value])).toEqual(ref.range(key, -Infinity, Infinity, false, Infinity));
+  }
+  const s = db.stats();
+  await db.close();
+  return { ...stats, tables: s.tables };
+}
+
+describe("engine vs reference model", () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    test(`seed ${seed} on the in-memory file system`, async () => {
+      const s = await runModel(seed, new MemFs(), "/db", 600);
+      expect(s.flushes + s.compactions + s.reopens).toBeGreaterThan(20);
+    });
+  }
+  test("seed 42 on real files", async () => {
+    const d = tempDir("model");
+    try {
+      await runModel(42, new RealFs(), d.path, 400);
+    } finally {
+      d.cleanup();
+    }
+  });
+});
