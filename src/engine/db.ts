@@ -93,6 +93,8 @@ export interface DbStats {
 }
 
 const MIN_TS = -MAX_ABS_TS_MS;
+/** Minimum time between attempts to flush after a failed flush. */
+const FLUSH_RETRY_MS = 1000;
 const MAX_TS = MAX_ABS_TS_MS;
 const WAL_DIR = "wal";
 const SST_DIR = "sst";
@@ -133,6 +135,7 @@ export class Db {
   private flushing: Promise<void> | null = null;
   private flushError: Error | null = null;
   private flushRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastFlushFailureMs = 0;
   private compacting: Promise<void> | null = null;
   private compactionError: Error | null = null;
   private closed = false;
@@ -231,13 +234,25 @@ export class Db {
     if (this.closed) throw new ClosedError("db", "the database is closed");
   }
 
-  /** Waits while both memtables are full; fails fast when flushing is broken (disk full). */
+  /**
+   * Waits while both memtables are full. When the last flush failed (disk full), tries it
+   * again at most once a second; a write that finds it still failing is rejected with the
+   * cause instead of waiting forever.
+   */
   private async waitForRoom(): Promise<void> {
     while (this.active.sizeBytes >= this.opts.memtableBytes && this.immutable) {
-      if (this.flushError) {
-        throw new IoError("db", "cannot accept writes: flushing the memtable failed", this.flushError);
+      if (this.flushing) {
+        await this.flushing;
+        continue;
       }
-      await (this.flushing ?? new Promise((r) => setTimeout(r, 10)));
+      if (this.flushError) {
+        if (Date.now() - this.lastFlushFailureMs < FLUSH_RETRY_MS) {
+          throw new IoError("db", "cannot accept writes: writing the memtable to disk failed", this.flushError);
+        }
+        this.startFlush();
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 
@@ -318,6 +333,13 @@ export class Db {
   private freeze(): void {
     this.immutable = this.active;
     this.active = new MemTable();
+    this.startFlush();
+  }
+
+  /** Starts writing the immutable memtable to an SSTable. REQUIRES: immutable set, no flush running. */
+  private startFlush(): void {
+    if (this.flushRetryTimer) clearTimeout(this.flushRetryTimer);
+    this.flushRetryTimer = null;
     this.flushing = this.runFlush().finally(() => {
       this.flushing = null;
     });
@@ -344,16 +366,13 @@ export class Db {
       this.flushCount++;
     } catch (e) {
       this.flushError = e instanceof Error ? e : new Error(String(e));
-      this.opts.logger.error(`cityhall/db: flush failed, will retry in 1 s: ${this.flushError.message}`);
+      this.lastFlushFailureMs = Date.now();
+      this.opts.logger.error(`cityhall/db: flush failed, will retry in ${FLUSH_RETRY_MS} ms: ${this.flushError.message}`);
       if (!this.closed) {
         this.flushRetryTimer = setTimeout(() => {
           this.flushRetryTimer = null;
-          if (this.immutable && !this.flushing && !this.closed) {
-            this.flushing = this.runFlush().finally(() => {
-              this.flushing = null;
-            });
-          }
-        }, 1000);
+          if (this.immutable && !this.flushing && !this.closed) this.startFlush();
+        }, FLUSH_RETRY_MS);
       }
       return;
     }
@@ -452,9 +471,7 @@ export class Db {
     while (this.flushing) await this.flushing;
     if (this.immutable) {
       // A previous flush failed; try it again now.
-      this.flushing = this.runFlush().finally(() => {
-        this.flushing = null;
-      });
+      this.startFlush();
       await this.flushing;
       if (this.immutable) throw new IoError("db", "flush failed", this.flushError);
     }

@@ -68,6 +68,7 @@ class MemFile implements VfsFile {
     if (fault) throw osError(fault.errno, "write", this.path);
   }
   truncate(sizeBytes: number): void {
+    this.fs.checkAlive("truncate", this.path);
     this.inode.sizeBytes = Math.min(sizeBytes, this.inode.sizeBytes);
   }
   async datasync(): Promise<void> {
@@ -98,6 +99,7 @@ export class MemFs implements Vfs {
 
   /** @internal used by MemFile */
   takeFault(op: FaultOp, path: string): Fault | undefined {
+    this.checkAlive(op, path);
     const i = this.faults.findIndex((f) => f.op === op && (f.pathIncludes === undefined || path.includes(f.pathIncludes)));
     if (i < 0) return undefined;
     const f = this.faults[i]!;
@@ -113,18 +115,28 @@ export class MemFs implements Vfs {
   }
 
   /**
-   * Simulates losing power: every file reverts to its last synced bytes and every directory
-   * to its last synced entries. Open handles must not be used afterwards.
+   * Simulates losing power. Returns the file system as it comes back: every file at its last
+   * synced bytes, every directory at its last synced entries. This instance (and every
+   * handle it gave out) is dead afterwards: each operation fails with EIO, the way a
+   * process that lost power does nothing more.
    */
-  powerCut(): void {
-    const survivors = new Map<string, Inode>();
+  powerCut(): MemFs {
+    const after = new MemFs();
     for (const [path, ino] of this.durableEntries) {
       const data = ino.synced.slice();
-      survivors.set(path, { data, sizeBytes: data.length, synced: data.slice() });
+      after.entries.set(path, { data, sizeBytes: data.length, synced: data.slice() });
     }
-    this.entries = survivors;
-    this.durableEntries = new Map(survivors);
-    this.faults = [];
+    after.durableEntries = new Map(after.entries);
+    after.dirs = new Set(this.dirs);
+    this.dead = true;
+    return after;
+  }
+
+  private dead = false;
+
+  /** @internal */
+  checkAlive(op: string, path: string): void {
+    if (this.dead) throw osError("EIO", `${op} after power cut`, path);
   }
 
   open(path: string, mode: OpenMode): VfsFile {
@@ -150,9 +162,11 @@ export class MemFs implements Vfs {
     return ino.data.slice(0, ino.sizeBytes);
   }
   exists(path: string): boolean {
+    this.checkAlive("exists", path);
     return this.entries.has(path) || this.dirs.has(path);
   }
   list(dir: string): string[] {
+    this.checkAlive("list", dir);
     if (!this.dirs.has(dir)) throw osError("ENOENT", "scandir", dir);
     const prefix = dir.endsWith("/") ? dir : dir + "/";
     const names = new Set<string>();
@@ -162,6 +176,7 @@ export class MemFs implements Vfs {
     return [...names];
   }
   mkdirp(dir: string): void {
+    this.checkAlive("mkdir", dir);
     // Directories are treated as durable once made: the engine syncs their parent anyway.
     let d = dir;
     while (d && d !== "/" && d !== ".") {

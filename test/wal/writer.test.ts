@@ -21,9 +21,9 @@ describe("WAL writer", () => {
     await Promise.all(all);
     expect(applied).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(w.syncCount).toBeLessThanOrEqual(2);
-    fs.powerCut();
+    const after = fs.powerCut();
     const seqs: number[] = [];
-    await recoverWal(fs, "/db/wal", (e: WalEntry) => seqs.push(e.seq));
+    await recoverWal(after, "/db/wal", (e: WalEntry) => seqs.push(e.seq));
     expect(seqs).toEqual(applied);
   });
 
