@@ -376,6 +376,9 @@ export class Db {
       }
       return;
     }
+    // Once the active segment holds only flushed writes, start a new one so it can go.
+    const activeSeg = this.segments.get(this.wal.segmentNo);
+    if (activeSeg && activeSeg.maxSeq > 0 && activeSeg.maxSeq <= this.manifest.flushedSeq) await this.wal.rollSoon();
     this.deleteObsoleteSegments();
     this.maybeCompact();
   }
@@ -462,6 +465,8 @@ export class Db {
       }
     }
     if (doomed.length) this.vfs.syncDir(this.walDir);
+    const active = this.wal.segmentNo;
+    if (!this.segments.has(active)) this.segments.set(active, { segmentNo: active, maxSeq: 0, sizeBytes: this.wal.segmentSizeBytes });
   }
 
   /** Writes the memtable (if not empty) to an SSTable and waits for it. */

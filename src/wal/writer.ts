@@ -46,6 +46,7 @@ export class WalWriter {
   private pending: Pending[] = [];
   private pendingBytes = 0;
   private draining: Promise<void> | null = null;
+  private rollWaiters: (() => void)[] = [];
   private failure: Error | null = null;
   private closed = false;
   private intervalTimer: ReturnType<typeof setInterval> | null = null;
@@ -119,7 +120,18 @@ export class WalWriter {
     // Let the current macrotask's other appends join this batch.
     await Promise.resolve();
     try {
-      while (this.pending.length > 0) {
+      while (this.pending.length > 0 || this.rollWaiters.length > 0) {
+        if (this.rollWaiters.length > 0) {
+          const waiters = this.rollWaiters;
+          this.rollWaiters = [];
+          try {
+            if (!this.failure && this.file.size() > SEGMENT_HEADER_BYTES) await this.roll();
+          } catch {
+            // Keep writing to the current segment; a later roll will try again.
+          }
+          for (const w of waiters) w();
+          continue;
+        }
         const batch = this.pending;
         const bytes = this.pendingBytes;
         this.pending = [];
@@ -210,10 +222,17 @@ export class WalWriter {
     this.unsyncedBytes = 0;
   }
 
-  /** Starts a new segment now (e.g. so that every older one is complete). */
-  async rollNow(): Promise<void> {
-    await this.idle();
-    if (this.file.size() > SEGMENT_HEADER_BYTES) await this.roll();
+  /**
+   * Starts a new segment before the next queued write (so that the current one becomes
+   * complete and, once flushed, deletable). Resolves when done, without waiting for the
+   * log to go idle.
+   */
+  rollSoon(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.rollWaiters.push(resolve);
+      if (!this.draining) this.draining = this.drain();
+    });
   }
 
   private async backgroundSync(): Promise<void> {
