@@ -633,7 +633,7 @@ export class Db {
     try {
       const sources = this.sourcesFor(key, MIN_TS, MAX_TS, true, pinned);
       if (sources.length === 0) return null;
-      for (const [ts, value] of mergeSeries(sources, true, this.retentionCutoff())) return { key, ts, value };
+      for (const p of mergeSeries(key, sources, true, this.retentionCutoff(), 1)) return p;
       return null;
     } finally {
       this.unpin(pinned);
@@ -654,21 +654,11 @@ export class Db {
     const reverse = options.reverse ?? false;
     const pinned: TableReader[] = [];
     const sources = this.sourcesFor(key, fromTs, toTs, reverse, pinned);
-    const cutoff = this.retentionCutoff();
-    const self = this;
-    function* gen(): Generator<Point> {
-      try {
-        if (limit === 0 || fromTs > toTs) return;
-        let n = 0;
-        for (const [ts, value] of mergeSeries(sources, reverse, cutoff)) {
-          yield { key, ts, value };
-          if (++n >= limit) return;
-        }
-      } finally {
-        self.unpin(pinned);
-      }
+    if (fromTs > toTs) {
+      this.unpin(pinned);
+      return [][Symbol.iterator]();
     }
-    return gen();
+    return mergeSeries(key, sources, reverse, this.retentionCutoff(), limit, () => this.unpin(pinned));
   }
 
   /** Series keys starting with `prefix` that have at least one visible point, sorted. */

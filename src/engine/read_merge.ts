@@ -25,13 +25,55 @@ function covered(tombs: readonly Tombstone[], ts: number): boolean {
   return false;
 }
 
-/** Yields [ts, value] pairs in ascending (or, with reverse, descending) time order. */
+export interface SeriesPoint {
+  key: string;
+  ts: number;
+  value: Value;
+}
+
+/**
+ * Yields at most `limit` points of `key` in ascending (or, with reverse, descending) time
+ * order; calls `onDone` when finished or abandoned (iterator return), never twice.
+ */
 export function* mergeSeries(
+  key: string,
   sources: readonly MergeSource[],
   reverse: boolean,
   cutoffTs: number,
-): Generator<[number, Value]> {
+  limit = Infinity,
+  onDone?: () => void,
+): Generator<SeriesPoint> {
+  try {
+    if (limit > 0) yield* merge(key, sources, reverse, cutoffTs, limit);
+  } finally {
+    onDone?.();
+  }
+}
+
+function* merge(key: string, sources: readonly MergeSource[], reverse: boolean, cutoffTs: number, limit: number): Generator<SeriesPoint> {
+  let emitted = 0;
   const n = sources.length;
+  if (n === 1 && sources[0]!.hiddenBy.length === 0) {
+    // Fast path: one source, nothing to hide. Whole runs are turned into points in a tight
+    // loop and handed out from an array, which costs far less than a yield per point.
+    for (let r = sources[0]!.runs.next(); !r.done; r = sources[0]!.runs.next()) {
+      const { ts, vals, start, end } = r.value;
+      const out: SeriesPoint[] = [];
+      if (!reverse) {
+        for (let i = start; i < end && emitted + out.length < limit; i++) {
+          if (ts[i]! >= cutoffTs) out.push({ key, ts: ts[i]!, value: vals[i]! });
+        }
+      } else {
+        for (let i = end - 1; i >= start && emitted + out.length < limit && ts[i]! >= cutoffTs; i--) {
+          out.push({ key, ts: ts[i]!, value: vals[i]! });
+        }
+      }
+      emitted += out.length;
+      yield* out;
+      if (emitted >= limit || (reverse && start < end && ts[start]! < cutoffTs)) return;
+    }
+    return;
+  }
   const runs: (Run | null)[] = new Array(n).fill(null);
   const pos: number[] = new Array(n).fill(0);
   const load = (i: number): void => {
@@ -57,18 +99,6 @@ export function* mergeSeries(
     } else if (++pos[i]! >= run.end) load(i);
   };
 
-  if (n === 1 && sources[0]!.hiddenBy.length === 0) {
-    // Fast path: one source, nothing to hide.
-    while (runs[0]) {
-      const run = runs[0];
-      const p = pos[0]!;
-      const ts = run.ts[p]!;
-      if (reverse ? ts < cutoffTs : false) return;
-      if (ts >= cutoffTs) yield [ts, run.vals[p]!];
-      step(0);
-    }
-    return;
-  }
 
   for (;;) {
     let best = -1;
@@ -90,6 +120,9 @@ export function* mergeSeries(
       const run = runs[i];
       if (run && run.ts[pos[i]!] === bestTs) step(i);
     }
-    if (visible) yield [bestTs, value];
+    if (visible) {
+      yield { key, ts: bestTs, value };
+      if (++emitted >= limit) return;
+    }
   }
 }

@@ -80,7 +80,14 @@ export function decodeDataBlock(contents: Uint8Array, file: string, offsetBytes:
     vals.push(v);
     prev = keyBytes;
   }
-  return { keys, ts, vals, sizeBytes: contents.length * 4 + n * 64 };
+  // Memory of the decoded block: two 8-byte slots a point, strings at 2 bytes a character.
+  let sizeBytes = 256 + n * 96;
+  for (let i = 0; i < n; i++) {
+    const v = vals[i]!;
+    sizeBytes += v.length * 16 + keys[i]!.length * 2;
+    if (typeof v[0] === "string") for (const x of v) sizeBytes += (x as string).length * 2;
+  }
+  return { keys, ts, vals, sizeBytes };
 }
 
 /** Index of `key` in a decoded block, or -1. */

@@ -46,6 +46,12 @@ export const COMPRESSION_ZSTD = 1; // FROZEN
 
 /** Builder defaults (not part of the format; readers accept any size). */
 export const DEFAULT_BLOCK_TARGET_BYTES = 32 * 1024;
+/**
+ * Decoded, a point costs ~16 bytes of JS arrays against ~2 encoded, so blocks are also cut
+ * by point count: a cached block of 2,048 points is ~32 KiB, and a newest-point read of a
+ * series needs only its last block.
+ */
+export const DEFAULT_BLOCK_MAX_POINTS = 2048;
 export const DEFAULT_BLOOM_BITS_PER_KEY = 10;
 /** Upper bound a reader accepts for one block, so a corrupt handle cannot exhaust memory. */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;

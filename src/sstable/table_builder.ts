@@ -10,6 +10,7 @@ import { DataBlockBuilder, frameBlock, withTrailer } from "./block_builder.ts";
 import { bloomHash, buildBloom } from "./bloom.ts";
 import {
   COMPRESSION_NONE,
+  DEFAULT_BLOCK_MAX_POINTS,
   DEFAULT_BLOCK_TARGET_BYTES,
   DEFAULT_BLOOM_BITS_PER_KEY,
   FOOTER_BYTES,
@@ -21,6 +22,8 @@ import type { BlockHandle, IndexEntry } from "./format.ts";
 
 export interface TableBuilderOptions {
   blockTargetBytes?: number;
+  /** Most points in one block: bounds the memory of a decoded, cached block. */
+  blockMaxPoints?: number;
   bloomBitsPerKey?: number;
   compress?: boolean;
   zstdLevel?: number;
@@ -35,8 +38,6 @@ export interface TableSummary {
   maxTs: number;
 }
 
-/** Points per chunk when a series is split; bounds the work of decoding one chunk. */
-const MAX_POINTS_PER_CHUNK = 8192;
 /** Smallest chunk worth its key and column headers. */
 const MIN_POINTS_PER_CHUNK = 32;
 
@@ -55,6 +56,7 @@ export class TableBuilder {
   private minTs = Infinity;
   private maxTs = -Infinity;
   private readonly blockTargetBytes: number;
+  private readonly blockMaxPoints: number;
   private readonly bloomBitsPerKey: number;
   private readonly compress: boolean;
   private readonly zstdLevel: number;
@@ -64,6 +66,7 @@ export class TableBuilder {
     options: TableBuilderOptions = {},
   ) {
     this.blockTargetBytes = options.blockTargetBytes ?? DEFAULT_BLOCK_TARGET_BYTES;
+    this.blockMaxPoints = options.blockMaxPoints ?? DEFAULT_BLOCK_MAX_POINTS;
     this.bloomBitsPerKey = options.bloomBitsPerKey ?? DEFAULT_BLOOM_BITS_PER_KEY;
     this.compress = options.compress ?? true;
     this.zstdLevel = options.zstdLevel ?? 3;
@@ -97,14 +100,17 @@ export class TableBuilder {
       // Size the chunk to what is left of the block target, from the bytes a point has
       // cost so far, so long series split into blocks of about the target size.
       const roomBytes = Math.max(0, this.blockTargetBytes - this.block.sizeBytes);
-      const fit = Math.max(MIN_POINTS_PER_CHUNK, Math.floor(roomBytes / this.bytesPerPoint));
-      const end = Math.min(n, start + Math.min(fit, MAX_POINTS_PER_CHUNK));
+      const roomPoints = Math.max(0, this.blockMaxPoints - this.block.points);
+      const fit = Math.max(MIN_POINTS_PER_CHUNK, Math.min(roomPoints, Math.floor(roomBytes / this.bytesPerPoint)));
+      const end = Math.min(n, start + fit);
       const before = this.block.sizeBytes;
       this.block.add(key, ts, vals, start, end);
       if (end - start >= MIN_POINTS_PER_CHUNK) this.bytesPerPoint = Math.max(0.25, (this.block.sizeBytes - before) / (end - start));
       start = end;
       // A block holds at most one chunk per key: a series that goes on starts a new block.
-      if (start < n || this.block.sizeBytes >= this.blockTargetBytes) await this.finishBlock();
+      if (start < n || this.block.sizeBytes >= this.blockTargetBytes || this.block.points >= this.blockMaxPoints) {
+        await this.finishBlock();
+      }
     }
   }
 
