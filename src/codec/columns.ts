@@ -53,6 +53,22 @@ export function encodeTimestamps(w: ByteWriter, ts: ArrayLike<number>, start: nu
   }
 }
 
+/**
+ * Reads a zigzag varint at r.pos with a fast path for the one-byte case (the common one:
+ * regular timestamps and slowly changing readings). Returns the decoded signed value.
+ */
+function readSmallSvarint(r: ByteReader): number {
+  const p = r.pos;
+  if (p < r.end) {
+    const b = r.buf[p]!;
+    if (b < 0x80) {
+      r.pos = p + 1;
+      return (b >>> 1) ^ -(b & 1);
+    }
+  }
+  return r.svarint();
+}
+
 export function decodeTimestamps(r: ByteReader, n: number, out: number[]): void {
   if (n === 0) return;
   let prev = r.svarint();
@@ -62,7 +78,7 @@ export function decodeTimestamps(r: ByteReader, n: number, out: number[]): void 
   prev += delta;
   out.push(prev);
   for (let i = 2; i < n; i++) {
-    delta += r.svarint();
+    delta += readSmallSvarint(r);
     prev += delta;
     out.push(prev);
   }
@@ -143,7 +159,7 @@ export function decodeValues(r: ByteReader, n: number, out: Value[]): void {
       const p = POW10[d]!;
       let s = 0;
       for (let i = 0; i < n; i++) {
-        s += r.svarint();
+        s += readSmallSvarint(r);
         out.push(s / p);
       }
       return;

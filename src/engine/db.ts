@@ -267,7 +267,6 @@ export class Db {
     if (!Array.isArray(points)) throw new InvalidArgumentError("db", "putMany takes an array of points");
     if (points.length === 0) return { seq: this.lastSeq, points: 0 };
     const now = this.opts.clock();
-    const stamped: Point[] = new Array(points.length);
     let lastKey = "";
     for (let i = 0; i < points.length; i++) {
       const p = points[i]!;
@@ -276,14 +275,12 @@ export class Db {
         checkKey(p.key);
         lastKey = p.key;
       }
-      const ts = p.ts ?? now;
-      checkTs(ts);
+      if (p.ts !== undefined) checkTs(p.ts);
       checkValue(p.value);
-      stamped[i] = { key: p.key, ts, value: p.value };
     }
     await this.waitForRoom();
     this.checkOpen();
-    const groups = groupPoints(stamped);
+    const groups = groupPoints(points, now);
     const seq = ++this.lastSeq;
     const record = encodePutBatch(seq, groups);
     await this.wal.append(record, (pos) => {
@@ -293,7 +290,7 @@ export class Db {
       this.noteSegment(pos, seq);
       this.maybeFreeze();
     });
-    return { seq, points: stamped.length };
+    return { seq, points: points.length };
   }
 
   /** Hides the series `key` between fromTs and toTs inclusive (the whole series by default). */

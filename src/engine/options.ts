@@ -1,5 +1,5 @@
 // Engine options and their defaults. Defaults suit a 1 GB Raspberry Pi: a 16 MiB memtable
-// (two may exist while one flushes), 16 MiB WAL segments, an 8 MiB block cache.
+// (two may exist while one flushes), 16 MiB WAL segments, a 16 MiB block cache.
 
 import type { CompactionConfig } from "../compaction/policy.ts";
 import { DEFAULT_COMPACTION } from "../compaction/policy.ts";
@@ -76,7 +76,7 @@ export function resolveOptions(o: DbOptions): ResolvedOptions {
     sync,
     memtableBytes: positive("memtableBytes", o.memtableBytes, 16 * MIB, 4096),
     walSegmentBytes: positive("walSegmentBytes", o.walSegmentBytes, 16 * MIB, 4096),
-    blockCacheBytes: positive("blockCacheBytes", o.blockCacheBytes, 8 * MIB, 0),
+    blockCacheBytes: positive("blockCacheBytes", o.blockCacheBytes, 16 * MIB, 0),
     retentionMs: o.retentionMs,
     compaction,
     autoCompact: o.autoCompact ?? true,

@@ -31,12 +31,15 @@ export type WalEntry =
 
 export interface PointInput {
   key: string;
-  ts: number;
+  ts?: number;
   value: Value;
 }
 
-/** Groups points by key, keeping first-appearance order of keys and the order of points. */
-export function groupPoints(points: readonly PointInput[]): SeriesGroup[] {
+/**
+ * Groups points by key, keeping first-appearance order of keys and the order of points;
+ * a point without a timestamp gets `defaultTs`.
+ */
+export function groupPoints(points: readonly PointInput[], defaultTs = 0): SeriesGroup[] {
   const byKey = new Map<string, SeriesGroup>();
   const groups: SeriesGroup[] = [];
   for (let i = 0; i < points.length; i++) {
@@ -47,7 +50,7 @@ export function groupPoints(points: readonly PointInput[]): SeriesGroup[] {
       byKey.set(p.key, g);
       groups.push(g);
     }
-    g.ts.push(p.ts);
+    g.ts.push(p.ts ?? defaultTs);
     g.vals.push(p.value);
   }
   return groups;

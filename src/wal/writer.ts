@@ -155,12 +155,13 @@ export class WalWriter {
         await this.roll();
       }
       startBytes = this.file.size();
-      const buf = new Uint8Array(totalBytes);
+      // One record (the common case under light load) is written as it is, without a copy.
+      const buf = batch.length === 1 ? batch[0]!.record : new Uint8Array(totalBytes);
       positions = new Array(batch.length);
       let off = 0;
       for (let i = 0; i < batch.length; i++) {
         const rec = batch[i]!.record;
-        buf.set(rec, off);
+        if (batch.length > 1) buf.set(rec, off);
         positions[i] = { segmentNo: this.segmentNoValue, offsetBytes: startBytes + off, endBytes: startBytes + off + rec.length };
         off += rec.length;
       }
