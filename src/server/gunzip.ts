@@ -1,0 +1,40 @@
+// Gzip request bodies, decompressed with a ceiling. fflate's streaming Gunzip lets us stop
+// as soon as the output passes the limit, so a small "zip bomb" cannot make the node
+// allocate gigabytes (Bun.gunzipSync has no output limit).
+
+import { Gunzip } from "fflate";
+import { InvalidArgumentError } from "../errors.ts";
+
+const CHUNK_BYTES = 64 * 1024;
+
+export class BodyTooLargeError extends InvalidArgumentError {
+  constructor(limitBytes: number) {
+    super("http", `request body is larger than ${limitBytes} bytes after decompression; send smaller batches`);
+  }
+}
+
+export function gunzipBounded(data: Uint8Array, maxOutputBytes: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const g = new Gunzip((chunk) => {
+    total += chunk.length;
+    if (total > maxOutputBytes) throw new BodyTooLargeError(maxOutputBytes);
+    parts.push(chunk);
+  });
+  try {
+    for (let i = 0; i < data.length; i += CHUNK_BYTES) {
+      g.push(data.subarray(i, Math.min(data.length, i + CHUNK_BYTES)), i + CHUNK_BYTES >= data.length);
+    }
+    if (data.length === 0) g.push(new Uint8Array(0), true);
+  } catch (e) {
+    if (e instanceof BodyTooLargeError) throw e;
+    throw new InvalidArgumentError("http", `request body is not valid gzip: ${(e as Error).message}`);
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,227 @@
+// InfluxDB line protocol -> CityHall points. Pure functions, no I/O.
+//
+//   <measurement>[,<tag>=<value>...] <field>=<value>[,<field>=<value>...] [<timestamp>]
+//
+// Mapping to series keys (documented in docs/http_api.md):
+//   key = <measurement>[.<field>][,<tag>=<value>...]   tags sorted by tag key
+// where the field part is left out for a field named `v` or `value`, so the line
+// `sensor.temp.line_7 v=23.4 1767225600000` writes the series `sensor.temp.line_7`.
+// Field values: floats and integers (`12i`, `12u`) become numbers, booleans become 1 or 0,
+// quoted strings become strings. Timestamps are converted to milliseconds from the request
+// precision (ns by default, as InfluxDB does); a line without one gets the node's clock.
+
+import { InvalidArgumentError } from "../errors.ts";
+import type { PointWrite } from "../engine/db.ts";
+import { checkKey } from "../engine/validate.ts";
+
+export type Precision = "ns" | "us" | "ms" | "s" | "m" | "h";
+
+/** Accepts the v1 (`n`, `u`, `ms`, `s`, `m`, `h`) and v2 (`ns`, `us`, `ms`, `s`) spellings. */
+export function parsePrecision(p: string | null): Precision {
+  switch (p ?? "ns") {
+    case "ns":
+    case "n":
+    case "":
+      return "ns";
+    case "us":
+    case "u":
+    case "µ":
+      return "us";
+    case "ms":
+      return "ms";
+    case "s":
+      return "s";
+    case "m":
+      return "m";
+    case "h":
+      return "h";
+    default:
+      throw new LineProtocolError(0, `unknown precision "${p}"; use ns, us, ms, s, m or h`);
+  }
+}
+
+export class LineProtocolError extends InvalidArgumentError {
+  readonly line: number;
+  constructor(line: number, message: string) {
+    super("line-protocol", line > 0 ? `line ${line}: ${message}` : message);
+    this.line = line;
+  }
+}
+
+const SPACE = 32;
+const COMMA = 44;
+const EQUALS = 61;
+const BACKSLASH = 92;
+const QUOTE = 34;
+const HASH = 35;
+
+const DIVISOR_NS: Record<Precision, bigint> = { ns: 1_000_000n, us: 1_000n, ms: 1n, s: 1n, m: 1n, h: 1n };
+const MULTIPLIER: Record<Precision, number> = { ns: 1, us: 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function toMs(digits: string, precision: Precision, line: number): number {
+  if (!/^-?\d{1,19}$/.test(digits)) throw new LineProtocolError(line, `bad timestamp "${digits}"`);
+  let ms: number;
+  if (precision === "ns" || precision === "us") {
+    const div = DIVISOR_NS[precision];
+    const big = BigInt(digits);
+    let q = big / div;
+    if (big < 0n && q * div !== big) q -= 1n; // floor, not truncation
+    ms = Number(q);
+  } else {
+    ms = Number(digits) * MULTIPLIER[precision];
+  }
+  if (!Number.isSafeInteger(ms)) throw new LineProtocolError(line, `timestamp "${digits}" out of range`);
+  return ms;
+}
+
+/** Parses one token up to an unescaped stop character, un-escaping `\x` pairs. */
+function readToken(s: string, start: number, end: number, stops: (c: number) => boolean): [string, number] {
+  let i = start;
+  let escaped = false;
+  while (i < end) {
+    const c = s.charCodeAt(i);
+    if (c === BACKSLASH && i + 1 < end) {
+      escaped = true;
+      i += 2;
+      continue;
+    }
+    if (stops(c)) break;
+    i++;
+  }
+  const raw = s.slice(start, i);
+  return [escaped ? raw.replace(/\\([\s\S])/g, (m, ch: string) => (ch === "\\" || ch === "," || ch === " " || ch === "=" || ch === '"' ? ch : m)) : raw, i];
+}
+
+const measurementStop = (c: number) => c === COMMA || c === SPACE;
+const tagKeyStop = (c: number) => c === EQUALS || c === COMMA || c === SPACE;
+const tagValueStop = (c: number) => c === COMMA || c === SPACE;
+const fieldKeyStop = (c: number) => c === EQUALS || c === COMMA || c === SPACE;
+const fieldValueStop = (c: number) => c === COMMA || c === SPACE;
+
+function parseFieldValue(raw: string, line: number, field: string): number | string {
+  const last = raw.charCodeAt(raw.length - 1);
+  if (last === 105 /* i */ || last === 117 /* u */) {
+    const body = raw.slice(0, -1);
+    if (!/^-?\d+$/.test(body)) throw new LineProtocolError(line, `field "${field}": bad integer "${raw}"`);
+    return Number(body);
+  }
+  switch (raw) {
+    case "t":
+    case "T":
+    case "true":
+    case "True":
+    case "TRUE":
+      return 1;
+    case "f":
+    case "F":
+    case "false":
+    case "False":
+    case "FALSE":
+      return 0;
+  }
+  const n = Number(raw);
+  if (raw === "" || !Number.isFinite(n) || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) {
+    throw new LineProtocolError(line, `field "${field}": "${raw}" is not a number, boolean or quoted string`);
+  }
+  return n;
+}
+
+/**
+ * Parses a whole request body. Throws LineProtocolError naming the first bad line; nothing
+ * of a request with a bad line is written (the caller rejects the request).
+ */
+export function parseLineProtocol(body: string, precision: Precision, nowMs: number, maxPoints = Infinity): PointWrite[] {
+  const out: PointWrite[] = [];
+  let lineNo = 0;
+  let pos = 0;
+  const len = body.length;
+  while (pos < len) {
+    let end = body.indexOf("\n", pos);
+    if (end < 0) end = len;
+    lineNo++;
+    let lineEnd = end;
+    if (lineEnd > pos && body.charCodeAt(lineEnd - 1) === 13) lineEnd--; // CRLF
+    let i = pos;
+    while (i < lineEnd && (body.charCodeAt(i) === SPACE || body.charCodeAt(i) === 9)) i++;
+    const start = i;
+    pos = end + 1;
+    if (start >= lineEnd || body.charCodeAt(start) === HASH) continue;
+    const lineText = body.slice(start, lineEnd);
+    parseLine(lineText, lineNo, precision, nowMs, out);
+    if (out.length > maxPoints) throw new LineProtocolError(lineNo, `more than ${maxPoints} points in one request; split the batch`);
+  }
+  return out;
+}
+
+function parseLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[]): void {
+  const end = s.length;
+  const [measurement, afterM] = readToken(s, 0, end, measurementStop);
+  if (measurement === "") throw new LineProtocolError(lineNo, "missing measurement");
+  let i = afterM;
+  const tags: [string, string][] = [];
+  while (i < end && s.charCodeAt(i) === COMMA) {
+    const [k, afterK] = readToken(s, i + 1, end, tagKeyStop);
+    if (s.charCodeAt(afterK) !== EQUALS || k === "") throw new LineProtocolError(lineNo, "bad tag: expected key=value");
+    const [v, afterV] = readToken(s, afterK + 1, end, tagValueStop);
+    if (v === "") throw new LineProtocolError(lineNo, `tag "${k}" has no value`);
+    tags.push([k, v]);
+    i = afterV;
+  }
+  if (i >= end || s.charCodeAt(i) !== SPACE) throw new LineProtocolError(lineNo, "missing fields after the measurement and tags");
+  while (i < end && s.charCodeAt(i) === SPACE) i++;
+  const fields: [string, number | string][] = [];
+  for (;;) {
+    const [k, afterK] = readToken(s, i, end, fieldKeyStop);
+    if (k === "" || s.charCodeAt(afterK) !== EQUALS) throw new LineProtocolError(lineNo, "bad field: expected key=value");
+    i = afterK + 1;
+    if (s.charCodeAt(i) === QUOTE) {
+      let j = i + 1;
+      let str = "";
+      let from = j;
+      for (;;) {
+        if (j >= end) throw new LineProtocolError(lineNo, `field "${k}": unterminated string`);
+        const c = s.charCodeAt(j);
+        if (c === BACKSLASH && j + 1 < end && (s.charCodeAt(j + 1) === QUOTE || s.charCodeAt(j + 1) === BACKSLASH)) {
+          str += s.slice(from, j);
+          from = j + 1;
+          j += 2;
+          continue;
+        }
+        if (c === QUOTE) break;
+        j++;
+      }
+      str += s.slice(from, j);
+      fields.push([k, str]);
+      i = j + 1;
+    } else {
+      const [raw, afterV] = readToken(s, i, end, fieldValueStop);
+      fields.push([k, parseFieldValue(raw, lineNo, k)]);
+      i = afterV;
+    }
+    if (i < end && s.charCodeAt(i) === COMMA) {
+      i++;
+      continue;
+    }
+    break;
+  }
+  while (i < end && s.charCodeAt(i) === SPACE) i++;
+  let ts = nowMs;
+  if (i < end) {
+    const rest = s.slice(i).trimEnd();
+    ts = toMs(rest, precision, lineNo);
+  }
+  let tagPart = "";
+  if (tags.length) {
+    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [k, v] of tags) tagPart += `,${k}=${v}`;
+  }
+  for (const [field, value] of fields) {
+    const key = field === "v" || field === "value" ? measurement + tagPart : `${measurement}.${field}${tagPart}`;
+    try {
+      checkKey(key);
+    } catch (e) {
+      throw new LineProtocolError(lineNo, (e as Error).message.replace(/^cityhall\/db: /, ""));
+    }
+    out.push({ key, ts, value });
+  }
+}
