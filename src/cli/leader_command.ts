@@ -7,6 +7,13 @@ import { parseDurationMs, parsePort, parseSizeBytes } from "../util/units.ts";
 import { parseSyncMode } from "../engine/options.ts";
 import { DEFAULT_HTTP_PORT, DEFAULT_REPLICATION_PORT, dataDirArg, defaultDataDir } from "./common_args.ts";
 import { VERSION } from "../version.ts";
+import { UsageError } from "./dispatch.ts";
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) throw new UsageError(`${flag} must be a positive whole number, got "${text}"`);
+  return n;
+}
 
 export const leaderArgs = {
   ...dataDirArg,
@@ -20,6 +27,9 @@ export const leaderArgs = {
   "wal-segment-size": { type: "string", description: "WAL segment size, e.g. 16MiB", default: "16MiB" },
   retention: { type: "string", description: "drop points older than this, e.g. 30d (default: keep forever)" },
   "max-body": { type: "string", description: "largest HTTP request body, e.g. 32MB", default: "32MiB" },
+  "max-points": { type: "string", description: "most points in one write request", default: "1000000" },
+  "max-concurrent": { type: "string", description: "HTTP requests served at once; more get 503", default: "256" },
+  "idle-timeout": { type: "string", description: "close an idle HTTP connection after this long (max 255s)", default: "30s" },
   quiet: { type: "boolean", description: "log warnings and errors only" },
 } as const;
 
@@ -43,7 +53,12 @@ export const leaderCommand = defineCommand({
       memtableBytes: parseSizeBytes(args["memtable-size"], "--memtable-size"),
       walSegmentBytes: parseSizeBytes(args["wal-segment-size"], "--wal-segment-size"),
       retentionMs: args.retention ? parseDurationMs(args.retention, "--retention") : undefined,
-      limits: { maxBodyBytes: parseSizeBytes(args["max-body"], "--max-body") },
+      limits: {
+        maxBodyBytes: parseSizeBytes(args["max-body"], "--max-body"),
+        maxPointsPerRequest: positiveInt(args["max-points"], "--max-points"),
+        maxConcurrentRequests: positiveInt(args["max-concurrent"], "--max-concurrent"),
+        idleTimeoutSec: Math.ceil(parseDurationMs(args["idle-timeout"], "--idle-timeout") / 1000),
+      },
       logger: log,
     });
     const rec = node.db.stats().recovery;

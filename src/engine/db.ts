@@ -267,7 +267,7 @@ export class Db {
     if (!Array.isArray(points)) throw new InvalidArgumentError("db", "putMany takes an array of points");
     if (points.length === 0) return { seq: this.lastSeq, points: 0 };
     const now = this.opts.clock();
-    let lastKey = "";
+    let lastKey: string | null = null;
     for (let i = 0; i < points.length; i++) {
       const p = points[i]!;
       if (p === null || typeof p !== "object") throw new InvalidArgumentError("db", `point ${i} is not an object`);

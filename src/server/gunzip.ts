@@ -9,7 +9,7 @@ const CHUNK_BYTES = 64 * 1024;
 
 export class BodyTooLargeError extends InvalidArgumentError {
   constructor(limitBytes: number) {
-    super("http", `request body is larger than ${limitBytes} bytes after decompression; send smaller batches`);
+    super("http", `request body is larger than ${limitBytes} bytes (after decompression); send smaller batches or raise --max-body`);
   }
 }
 

@@ -68,5 +68,5 @@ describe("SIGKILL crash recovery", () => {
     } finally {
       d.cleanup();
     }
-  });
+  }, 180_000);
 });

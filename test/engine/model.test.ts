@@ -116,7 +116,7 @@ describe("engine vs reference model", () => {
     test(`seed ${seed} on the in-memory file system`, async () => {
       const s = await runModel(seed, new MemFs(), "/db", 600);
       expect(s.flushes + s.compactions + s.reopens).toBeGreaterThan(20);
-    });
+    }, 60_000);
   }
   test("seed 42 on real files", async () => {
     const d = tempDir("model");
@@ -125,5 +125,27 @@ describe("engine vs reference model", () => {
     } finally {
       d.cleanup();
     }
+  }, 60_000);
+});
+
+describe("input validation", () => {
+  test("bad keys, timestamps and values are refused before anything is written", async () => {
+    const db = await Db.open("/db", { vfs: new MemFs() });
+    const bad: [unknown[], RegExp][] = [
+      [[{ key: "", value: 1 }], /key must not be empty/],
+      [[{ key: "a", value: 1 }, { key: "", value: 1 }], /key must not be empty/],
+      [[{ key: "x".repeat(1025), value: 1 }], /longer than 1024 bytes/],
+      [[{ key: "a\u0000b", value: 1 }], /NUL/],
+      [[{ key: "a", value: 1, ts: 1.5 }], /integer number of milliseconds/],
+      [[{ key: "a", value: 1, ts: 2 ** 50 }], /within ±2\^49/],
+      [[{ key: "a", value: null }], /must be a number or a string/],
+      [[{ key: "a", value: "x".repeat(70_000) }], /longer than 65536 bytes/],
+    ];
+    for (const [points, re] of bad) {
+      await expect(db.putMany(points as never)).rejects.toThrow(re);
+    }
+    expect(db.stats().lastSeq).toBe(0);
+    await expect(db.delete("a", 10, 5)).rejects.toThrow(/from 10 > to 5/);
+    await db.close();
   });
 });

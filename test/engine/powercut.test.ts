@@ -66,7 +66,7 @@ describe("power cut", () => {
     await db.close();
     // Torn tails happen; they must have been reported, not silently skipped.
     expect(recoveredBytes).toBeGreaterThanOrEqual(0);
-  });
+  }, 120_000);
 
   test("a full disk rejects writes with a clear error and keeps what was acknowledged", async () => {
     const fs = new MemFs();
@@ -107,5 +107,5 @@ describe("power cut", () => {
     expect(db.stats().tables).toBeGreaterThan(0);
     await verify(db, acked, 401);
     await db.close();
-  });
+  }, 30_000);
 });
