@@ -93,6 +93,8 @@ export interface DbStats {
 }
 
 const MIN_TS = -MAX_ABS_TS_MS;
+/** Keys that passed checkKey, remembered up to this many. */
+const CHECKED_KEYS_MAX = 100_000;
 /** Minimum time between attempts to flush after a failed flush. */
 const FLUSH_RETRY_MS = 1000;
 const MAX_TS = MAX_ABS_TS_MS;
@@ -130,6 +132,7 @@ export class Db {
   private nextFileNo: number;
   /** Serialises manifest replacements (flush and compaction both install new ones). */
   private manifestLock: Promise<void> = Promise.resolve();
+  private readonly checkedKeys = new Set<string>();
   private lastSeq: number;
   private readonly cache: BlockCache;
   private flushing: Promise<void> | null = null;
@@ -272,7 +275,12 @@ export class Db {
       const p = points[i]!;
       if (p === null || typeof p !== "object") throw new InvalidArgumentError("db", `point ${i} is not an object`);
       if (p.key !== lastKey) {
-        checkKey(p.key);
+        // Gateways write the same series over and over: check each key once.
+        if (!this.checkedKeys.has(p.key)) {
+          checkKey(p.key);
+          if (this.checkedKeys.size >= CHECKED_KEYS_MAX) this.checkedKeys.clear();
+          this.checkedKeys.add(p.key);
+        }
         lastKey = p.key;
       }
       if (p.ts !== undefined) checkTs(p.ts);

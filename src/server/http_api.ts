@@ -14,7 +14,7 @@ import type { Logger } from "../engine/options.ts";
 import { CityHallError, CorruptionError, InvalidArgumentError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { BodyTooLargeError, gunzipBounded } from "./gunzip.ts";
-import { LineProtocolError, parseLineProtocol, parsePrecision } from "./line_protocol.ts";
+import { KeyCache, LineProtocolError, parseLineProtocol, parsePrecision } from "./line_protocol.ts";
 import type { Registry } from "./metrics.ts";
 
 export interface HttpLimits {
@@ -80,6 +80,7 @@ function intParam(url: URL, name: string, dflt: number | undefined): number | un
 export class HttpApi {
   private server: Server<undefined> | null = null;
   private inFlight = 0;
+  private readonly lineProtocolKeys = new KeyCache();
   private readonly limits: HttpLimits;
   private readonly startedMs = Date.now();
   private readonly requests;
@@ -406,7 +407,7 @@ export class HttpApi {
     const body = await this.readBody(req);
     let points: PointWrite[];
     try {
-      points = parseLineProtocol(body, precision, Date.now(), this.limits.maxPointsPerRequest);
+      points = parseLineProtocol(body, precision, Date.now(), this.limits.maxPointsPerRequest, this.lineProtocolKeys);
     } catch (e) {
       if (e instanceof LineProtocolError && /more than \d+ points/.test(e.message)) throw new HttpError(413, e.message);
       throw e;

@@ -48,6 +48,14 @@ export class LineProtocolError extends InvalidArgumentError {
   }
 }
 
+/** Only digits, sign, point and exponent (what Number() parses beyond that is not allowed). */
+function isDecimalText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || c === 46 || c === 45 || c === 43 || c === 101 || c === 69)) return false;
+  }
+  return true;
+}
 const SPACE = 32;
 const COMMA = 44;
 const EQUALS = 61;
@@ -58,8 +66,20 @@ const HASH = 35;
 const DIVISOR_NS: Record<Precision, bigint> = { ns: 1_000_000n, us: 1_000n, ms: 1n, s: 1n, m: 1n, h: 1n };
 const MULTIPLIER: Record<Precision, number> = { ns: 1, us: 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** True when `s` is an optional minus sign followed by 1..19 decimal digits. */
+function isIntegerText(s: string): boolean {
+  const n = s.length;
+  let i = s.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  if (n - i < 1 || n - i > 19) return false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function toMs(digits: string, precision: Precision, line: number): number {
-  if (!/^-?\d{1,19}$/.test(digits)) throw new LineProtocolError(line, `bad timestamp "${digits}"`);
+  if (!isIntegerText(digits)) throw new LineProtocolError(line, `bad timestamp "${digits}"`);
   let ms: number;
   if (precision === "ns" || precision === "us") {
     const div = DIVISOR_NS[precision];
@@ -120,7 +140,8 @@ function parseFieldValue(raw: string, line: number, field: string): number | str
       return 0;
   }
   const n = Number(raw);
-  if (raw === "" || !Number.isFinite(n) || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) {
+  // Number() also accepts hex/binary/octal literals and "Infinity"; line protocol does not.
+  if (raw === "" || !Number.isFinite(n) || !isDecimalText(raw)) {
     throw new LineProtocolError(line, `field "${field}": "${raw}" is not a number, boolean or quoted string`);
   }
   return n;
@@ -130,7 +151,13 @@ function parseFieldValue(raw: string, line: number, field: string): number | str
  * Parses a whole request body. Throws LineProtocolError naming the first bad line; nothing
  * of a request with a bad line is written (the caller rejects the request).
  */
-export function parseLineProtocol(body: string, precision: Precision, nowMs: number, maxPoints = Infinity): PointWrite[] {
+export function parseLineProtocol(
+  body: string,
+  precision: Precision,
+  nowMs: number,
+  maxPoints = Infinity,
+  keys: KeyCache = new KeyCache(),
+): PointWrite[] {
   const out: PointWrite[] = [];
   let lineNo = 0;
   let pos = 0;
@@ -147,10 +174,93 @@ export function parseLineProtocol(body: string, precision: Precision, nowMs: num
     pos = end + 1;
     if (start >= lineEnd || body.charCodeAt(start) === HASH) continue;
     const lineText = body.slice(start, lineEnd);
-    parseLine(lineText, lineNo, precision, nowMs, out);
+    if (!parseSimpleLine(lineText, lineNo, precision, nowMs, out, keys)) parseLine(lineText, lineNo, precision, nowMs, out);
     if (out.length > maxPoints) throw new LineProtocolError(lineNo, `more than ${maxPoints} points in one request; split the batch`);
   }
   return out;
+}
+
+/**
+ * Series keys already built and checked, by "<measurement and tags as sent>\0<field>".
+ * A gateway writes the same few thousand series again and again; building and validating
+ * their keys once is most of the parsing cost saved.
+ */
+export class KeyCache {
+  private readonly bySeries = new Map<string, Map<string, string>>();
+  private entries = 0;
+  constructor(private readonly maxEntries = 100_000) {}
+  get(seriesPart: string, field: string, lineNo: number): string {
+    let byField = this.bySeries.get(seriesPart);
+    let key = byField?.get(field);
+    if (key === undefined) {
+      key = buildKey(seriesPart, field, lineNo);
+      if (this.entries >= this.maxEntries) {
+        this.bySeries.clear();
+        this.entries = 0;
+        byField = undefined;
+      }
+      if (!byField) this.bySeries.set(seriesPart, (byField = new Map()));
+      byField.set(field, key);
+      this.entries++;
+    }
+    return key;
+  }
+}
+
+/** Key for a series part without escapes (`meas` or `meas,t1=a,t2=b`) and a field. */
+function buildKey(seriesPart: string, field: string, lineNo: number): string {
+  const parts = seriesPart.split(",");
+  const measurement = parts[0]!;
+  if (measurement === "") throw new LineProtocolError(lineNo, "missing measurement");
+  let tagPart = "";
+  if (parts.length > 1) {
+    const tags = parts.slice(1).map((t) => {
+      const eq = t.indexOf("=");
+      if (eq <= 0 || eq === t.length - 1 || t.indexOf("=", eq + 1) >= 0) throw new LineProtocolError(lineNo, "bad tag: expected key=value");
+      return [t.slice(0, eq), t.slice(eq + 1)] as [string, string];
+    });
+    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [k, v] of tags) tagPart += `,${k}=${v}`;
+  }
+  const key = field === "v" || field === "value" ? measurement + tagPart : `${measurement}.${field}${tagPart}`;
+  try {
+    checkKey(key);
+  } catch (e) {
+    throw new LineProtocolError(lineNo, (e as Error).message.replace(/^cityhall\/db: /, ""));
+  }
+  return key;
+}
+
+/**
+ * The common case: no backslash and no quote anywhere in the line. Returns false to hand
+ * the line to the full parser.
+ */
+function parseSimpleLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[], keys: KeyCache): boolean {
+  if (s.indexOf("\\") >= 0 || s.indexOf('"') >= 0) return false;
+  const sp1 = s.indexOf(" ");
+  if (sp1 <= 0) return false;
+  let fStart = sp1 + 1;
+  while (s.charCodeAt(fStart) === SPACE) fStart++;
+  let sp2 = s.indexOf(" ", fStart);
+  if (sp2 < 0) sp2 = s.length;
+  if (sp2 === fStart) return false;
+  const seriesPart = s.slice(0, sp1);
+  let ts = nowMs;
+  if (sp2 < s.length) {
+    const rest = s.slice(sp2 + 1).trim();
+    if (rest !== "") ts = toMs(rest, precision, lineNo);
+  }
+  let i = fStart;
+  while (i < sp2) {
+    let comma = s.indexOf(",", i);
+    if (comma < 0 || comma > sp2) comma = sp2;
+    const eq = s.indexOf("=", i);
+    if (eq <= i || eq >= comma) throw new LineProtocolError(lineNo, "bad field: expected key=value");
+    const field = s.slice(i, eq);
+    out.push({ key: keys.get(seriesPart, field, lineNo), ts, value: parseFieldValue(s.slice(eq + 1, comma), lineNo, field) });
+    i = comma + 1;
+  }
+  return true;
 }
 
 function parseLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[]): void {

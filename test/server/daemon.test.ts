@@ -21,7 +21,7 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) => fetch(base + path, { method: "POST", body, headers });
+const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = {}) => fetch(base + path, { method: "POST", body, headers });
 
 describe("CLI against a running leader", () => {
   test("put, get, range, keys, del, status, metrics", async () => {
