@@ -1,0 +1,78 @@
+// Replication wire protocol (port 7879, raw TCP, optionally TLS). FROZEN: every number in
+// this file is on the wire; never renumber. Page: docs/replication_protocol.md.
+//
+// Frame (all integers little-endian):
+//   u32 lengthBytes    payload length, 0..MAX_FRAME_PAYLOAD_BYTES
+//   u8  type           FRAME_* below
+//   u32 crc32          CRC-32 (IEEE, as Bun.hash.crc32) over the type byte and the payload
+//   payload
+//
+// Control frames carry one CBOR map (cborg). DATA carries WAL bytes:
+//   u64 segmentNo | u64 offsetBytes | u32 rawBytes | u8 compression | body
+//   compression: COMPRESSION_NONE (body = raw WAL bytes) or COMPRESSION_ZSTD
+//   The raw bytes are whole WAL records (or the 16-byte segment header followed by whole
+//   records when offsetBytes is 0), exactly as they sit in the leader's segment file at
+//   [offsetBytes, offsetBytes + rawBytes).
+// SNAPSHOT_CHUNK carries file bytes:
+//   u32 fileNo | u64 offsetBytes | u8 compression | body      (compression as for DATA)
+//
+// Conversation:
+//   leader  -> SERVER_HELLO {protocol, leaderId, nonce, authRequired}
+//   replica -> HELLO {protocol, replicaId, leaderId|null, position: {segment, offset}|null,
+//                     nonce, proof?: HMAC-SHA256(secret, "cityhall-repl-v1|replica|" + leaderNonce + "|" + replicaId),
+//                     snapshot?: {id, have: {fileNo: bytes}}}
+//   leader  -> WELCOME {leaderId, proof?, segments: [{segment, sizeBytes}], lastSeq}
+//              or ERROR {code, message} and close
+//   then either (the replica is within the leader's WAL)
+//   leader  -> DATA ... (catch-up, then live tail as writes commit)
+//   or (the replica's position is no longer in the leader's WAL, or it has none)
+//   leader  -> SNAPSHOT_BEGIN {id, flushedSeq, tables: [TableMeta], follow: {segment, offset}}
+//              SNAPSHOT_CHUNK ... SNAPSHOT_END {id}, then DATA from `follow`
+//   both    -> HEARTBEAT {timeMs, lastSeq?, position?} at least every heartbeat interval
+//   replica -> ACK {segment, offset, seq} after applying (and persisting) a DATA frame
+
+export const REPLICATION_PROTOCOL_VERSION = 1; // FROZEN
+
+export const FRAME_HEADER_BYTES = 9; // FROZEN
+export const MAX_FRAME_PAYLOAD_BYTES = 16 * 1024 * 1024; // FROZEN
+
+export const FRAME_SERVER_HELLO = 1; // FROZEN
+export const FRAME_HELLO = 2; // FROZEN
+export const FRAME_WELCOME = 3; // FROZEN
+export const FRAME_ERROR = 4; // FROZEN
+export const FRAME_DATA = 5; // FROZEN
+export const FRAME_ACK = 6; // FROZEN
+export const FRAME_HEARTBEAT = 7; // FROZEN
+export const FRAME_SNAPSHOT_BEGIN = 8; // FROZEN
+export const FRAME_SNAPSHOT_CHUNK = 9; // FROZEN
+export const FRAME_SNAPSHOT_END = 10; // FROZEN
+
+export const DATA_HEADER_BYTES = 21; // FROZEN: u64 + u64 + u32 + u8
+export const SNAPSHOT_CHUNK_HEADER_BYTES = 13; // FROZEN: u32 + u64 + u8
+export const COMPRESSION_NONE = 0; // FROZEN
+export const COMPRESSION_ZSTD = 1; // FROZEN
+
+/** The string HMAC proofs are computed over, for each side. FROZEN. */
+export function proofMessage(side: "replica" | "leader", nonce: string, replicaId: string): string {
+  return `cityhall-repl-v1|${side}|${nonce}|${replicaId}`;
+}
+
+/** Error codes in ERROR frames. FROZEN strings. */
+export type ErrorCode =
+  | "PROTOCOL" // malformed frame, bad CBOR, unexpected message
+  | "VERSION" // unsupported protocol version
+  | "AUTH" // missing or wrong secret
+  | "WRONG_LEADER" // the replica follows another leader (different leaderId)
+  | "AHEAD" // the replica claims a position the leader never wrote
+  | "FORGOTTEN" // the leader was told to forget this replica
+  | "SHUTDOWN"; // the leader is stopping
+
+export interface Position {
+  segment: number;
+  offset: number;
+}
+
+export interface SegmentInfo {
+  segment: number;
+  sizeBytes: number;
+}

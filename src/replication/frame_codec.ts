@@ -1,0 +1,88 @@
+// Frame encoding and incremental decoding (layout in replication/format.ts). The decoder
+// accepts bytes in whatever pieces TCP delivers and never trusts a length before checking
+// it against MAX_FRAME_PAYLOAD_BYTES, so a hostile peer cannot make it allocate gigabytes.
+
+import { CityHallError } from "../errors.ts";
+import { FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD_BYTES } from "./format.ts";
+
+export class ProtocolError extends CityHallError {
+  constructor(message: string) {
+    super("CORRUPTION", "replication", message);
+    this.name = "ProtocolError";
+  }
+}
+
+export interface Frame {
+  type: number;
+  payload: Uint8Array;
+}
+
+/** Builds a frame around `payload` (copied). */
+export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
+  if (payload.length > MAX_FRAME_PAYLOAD_BYTES) throw new RangeError(`frame payload of ${payload.length} bytes exceeds the maximum`);
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, payload.length, true);
+  out[4] = type;
+  out.set(payload, FRAME_HEADER_BYTES);
+  // CRC over type + payload: compute over a view that starts at the type byte, skipping the crc slot.
+  const crcInput = new Uint8Array(1 + payload.length);
+  crcInput[0] = type;
+  crcInput.set(payload, 1);
+  v.setUint32(5, Bun.hash.crc32(crcInput), true);
+  return out;
+}
+
+export class FrameDecoder {
+  private buf = new Uint8Array(64 * 1024);
+  private start = 0;
+  private end = 0;
+
+  /** Appends received bytes. */
+  push(chunk: Uint8Array): void {
+    if (this.end + chunk.length > this.buf.length) {
+      const live = this.end - this.start;
+      if (live + chunk.length <= this.buf.length && this.start > 0) {
+        this.buf.copyWithin(0, this.start, this.end);
+      } else {
+        let cap = this.buf.length;
+        while (cap < live + chunk.length) cap *= 2;
+        const next = new Uint8Array(cap);
+        next.set(this.buf.subarray(this.start, this.end));
+        this.buf = next;
+      }
+      this.start = 0;
+      this.end = live;
+    }
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
+  }
+
+  /** The next complete frame, or null if more bytes are needed. Throws ProtocolError. */
+  next(): Frame | null {
+    const avail = this.end - this.start;
+    if (avail < FRAME_HEADER_BYTES) return null;
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.start, FRAME_HEADER_BYTES);
+    const len = v.getUint32(0, true);
+    if (len > MAX_FRAME_PAYLOAD_BYTES) throw new ProtocolError(`frame length ${len} exceeds the maximum of ${MAX_FRAME_PAYLOAD_BYTES}`);
+    if (avail < FRAME_HEADER_BYTES + len) return null;
+    const type = this.buf[this.start + 4]!;
+    const crc = v.getUint32(5, true);
+    const crcInput = this.buf.subarray(this.start + 4, this.start + FRAME_HEADER_BYTES + len);
+    // The CRC covers the type byte and the payload, which are not contiguous (the CRC sits
+    // between them), so check it over a copy with the type in front.
+    const joined = new Uint8Array(1 + len);
+    joined[0] = type;
+    joined.set(crcInput.subarray(5));
+    if (Bun.hash.crc32(joined) !== crc) throw new ProtocolError(`frame checksum mismatch (type ${type}, ${len} bytes)`);
+    const payload = joined.subarray(1);
+    this.start += FRAME_HEADER_BYTES + len;
+    if (this.start === this.end) this.start = this.end = 0;
+    return { type, payload };
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get pendingBytes(): number {
+    return this.end - this.start;
+  }
+}
