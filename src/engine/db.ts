@@ -39,8 +39,11 @@ import type { WalEntry } from "../wal/batch.ts";
 import { recoverWal } from "../wal/recovery.ts";
 import type { RecoveryReport } from "../wal/recovery.ts";
 import { segmentsToDelete } from "../wal/retention_policy.ts";
+import { WalFollower } from "../wal/follower.ts";
 import { WalWriter } from "../wal/writer.ts";
-import type { WalPosition } from "../wal/writer.ts";
+import type { CommitListener, WalPosition, WalSink } from "../wal/writer.ts";
+import { decodeEntry } from "../wal/batch.ts";
+import { readOrCreateNodeId } from "./node_id.ts";
 import { acquireLock, releaseLock } from "./lock.ts";
 import type { DbOptions, ResolvedOptions } from "./options.ts";
 import { resolveOptions } from "./options.ts";
@@ -126,7 +129,12 @@ export class Db {
   private tables: TableReader[];
   private active = new MemTable();
   private immutable: MemTable | null = null;
-  private wal!: WalWriter;
+  /** The leader's own WAL, or null on a replica. */
+  private wal: WalWriter | null = null;
+  /** A replica's copy of its leader's WAL, or null on a leader. */
+  private follower: WalFollower | null = null;
+  /** This data directory's identity (a leader's id, a replica's default replica id). */
+  nodeId = "";
   private segments = new Map<number, SegmentInfo>();
   /** Next SSTable file number; allocated here so a flush and a compaction never collide. */
   private nextFileNo: number;
@@ -209,8 +217,13 @@ export class Db {
     }
     for (const s of result.segments) db.segments.set(s.segmentNo, { segmentNo: s.segmentNo, maxSeq: s.maxSeq, sizeBytes: s.sizeBytes });
     const lastSegment = result.segments.length ? result.segments[result.segments.length - 1]!.segmentNo : 0;
-    db.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: opts.walSegmentBytes, sync: opts.sync });
-    db.segments.set(db.wal.segmentNo, { segmentNo: db.wal.segmentNo, maxSeq: 0, sizeBytes: db.wal.segmentSizeBytes });
+    db.nodeId = await readOrCreateNodeId(vfs, dir);
+    if (opts.role === "replica") {
+      db.follower = WalFollower.open(vfs, walDir, opts.sync, lastSegment ? { segmentNo: lastSegment } : undefined);
+    } else {
+      db.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: opts.walSegmentBytes, sync: opts.sync });
+      db.segments.set(db.wal.segmentNo, { segmentNo: db.wal.segmentNo, maxSeq: 0, sizeBytes: db.wal.segmentSizeBytes });
+    }
     db.maybeFreeze();
     return db;
   }
@@ -235,6 +248,18 @@ export class Db {
 
   private checkOpen(): void {
     if (this.closed) throw new ClosedError("db", "the database is closed");
+  }
+
+  /** The WAL in use, whichever role. */
+  private get sink(): WalSink {
+    return (this.wal ?? this.follower)!;
+  }
+
+  private leaderWal(): WalWriter {
+    if (!this.wal) {
+      throw new CityHallError("READ_ONLY", "db", "this node is a replica: it takes writes only from its leader; write to the leader instead");
+    }
+    return this.wal;
   }
 
   /**
@@ -267,6 +292,7 @@ export class Db {
   /** Writes a batch atomically (one WAL record, one sequence number). */
   async putMany(points: readonly PointWrite[]): Promise<WriteResult> {
     this.checkOpen();
+    this.leaderWal();
     if (!Array.isArray(points)) throw new InvalidArgumentError("db", "putMany takes an array of points");
     if (points.length === 0) return { seq: this.lastSeq, points: 0 };
     const now = this.opts.clock();
@@ -291,7 +317,7 @@ export class Db {
     const groups = groupPoints(points, now);
     const seq = ++this.lastSeq;
     const record = encodePutBatch(seq, groups);
-    await this.wal.append(record, (pos) => {
+    await this.leaderWal().append(record, (pos) => {
       const mem = this.active;
       for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
       mem.noteSeq(seq);
@@ -304,6 +330,7 @@ export class Db {
   /** Hides the series `key` between fromTs and toTs inclusive (the whole series by default). */
   async delete(key: string, fromTs: number = MIN_TS, toTs: number = MAX_TS): Promise<WriteResult> {
     this.checkOpen();
+    this.leaderWal();
     checkKey(key);
     checkTs(fromTs, "from");
     checkTs(toTs, "to");
@@ -311,7 +338,7 @@ export class Db {
     await this.waitForRoom();
     this.checkOpen();
     const seq = ++this.lastSeq;
-    await this.wal.append(encodeDelete(seq, key, fromTs, toTs), (pos) => {
+    await this.leaderWal().append(encodeDelete(seq, key, fromTs, toTs), (pos) => {
       this.active.deleteRange(key, fromTs, toTs);
       this.active.noteSeq(seq);
       this.noteSegment(pos, seq);
@@ -382,8 +409,8 @@ export class Db {
       return;
     }
     // Once the active segment holds only flushed writes, start a new one so it can go.
-    const activeSeg = this.segments.get(this.wal.segmentNo);
-    if (activeSeg && activeSeg.maxSeq > 0 && activeSeg.maxSeq <= this.manifest.flushedSeq) await this.wal.rollSoon();
+    const activeSeg = this.segments.get(this.sink.segmentNo);
+    if (activeSeg && activeSeg.maxSeq > 0 && activeSeg.maxSeq <= this.manifest.flushedSeq) await this.sink.rollSoon();
     this.deleteObsoleteSegments();
     this.maybeCompact();
   }
@@ -458,9 +485,16 @@ export class Db {
     }
   }
 
+  /** Deletes the WAL segments nothing needs any more (see wal/retention_policy.ts). */
+  pruneWal(): void {
+    if (!this.closed) this.deleteObsoleteSegments();
+  }
+
   private deleteObsoleteSegments(): void {
     const hold = this.walHold?.();
-    const doomed = segmentsToDelete([...this.segments.values()], this.wal.segmentNo, this.manifest.flushedSeq, hold);
+    const active = this.sink.segmentNo;
+    if (active === 0) return;
+    const doomed = segmentsToDelete([...this.segments.values()], active, this.manifest.flushedSeq, hold);
     for (const no of doomed) {
       try {
         this.vfs.remove(joinPath(this.walDir, String(no).padStart(12, "0") + ".wal"));
@@ -470,14 +504,13 @@ export class Db {
       }
     }
     if (doomed.length) this.vfs.syncDir(this.walDir);
-    const active = this.wal.segmentNo;
-    if (!this.segments.has(active)) this.segments.set(active, { segmentNo: active, maxSeq: 0, sizeBytes: this.wal.segmentSizeBytes });
+    if (!this.segments.has(active)) this.segments.set(active, { segmentNo: active, maxSeq: 0, sizeBytes: this.sink.segmentSizeBytes });
   }
 
   /** Writes the memtable (if not empty) to an SSTable and waits for it. */
   async flush(): Promise<void> {
     this.checkOpen();
-    await this.wal.idle();
+    await this.sink.idle();
     while (this.flushing) await this.flushing;
     if (this.immutable) {
       // A previous flush failed; try it again now.
@@ -695,7 +728,7 @@ export class Db {
   stats(): DbStats {
     let walBytes = 0;
     for (const s of this.segments.values()) {
-      walBytes += s.segmentNo === this.wal.segmentNo ? this.wal.segmentSizeBytes : s.sizeBytes;
+      walBytes += s.segmentNo === this.sink.segmentNo ? this.sink.segmentSizeBytes : s.sizeBytes;
     }
     let sstBytes = 0;
     let sstPoints = 0;
@@ -714,7 +747,7 @@ export class Db {
       sstPoints,
       walSegments: this.segments.size,
       walBytes,
-      walSyncs: this.wal.syncCount,
+      walSyncs: this.sink.syncCount,
       flushes: this.flushCount,
       compactions: this.compactionCount,
       compactionRunning: this.compacting !== null,
@@ -723,6 +756,130 @@ export class Db {
       blockCacheMisses: this.cache.misses,
       recovery: [...this.recovery],
     };
+  }
+
+  // ---------------------------------------------------------------- replication
+
+  get role(): "leader" | "replica" {
+    return this.wal ? "leader" : "replica";
+  }
+
+  get walDirectory(): string {
+    return this.walDir;
+  }
+
+  get dataSequence(): number {
+    return this.lastSeq;
+  }
+
+  /** Leader: calls `listener(segment, startBytes, endBytes)` after each durable commit and each roll. */
+  onWalCommit(listener: CommitListener): () => void {
+    return this.leaderWal().onCommit(listener);
+  }
+
+  /** Leader: the active segment and how far of it may be shipped. */
+  walActive(): { segmentNo: number; durableEndBytes: number } {
+    const w = this.leaderWal();
+    return { segmentNo: w.segmentNo, durableEndBytes: w.durableEndBytes };
+  }
+
+  /**
+   * Leader: the current tables and flushedSeq, pinned (not deleted by compaction) until
+   * `release`. With the WAL from the oldest segment on disk, they hold every write.
+   */
+  pinTables(): { tables: TableMeta[]; flushedSeq: number; sstDir: string; release: () => void } {
+    const readers = [...this.tables];
+    for (const t of readers) t.refs++;
+    let released = false;
+    return {
+      tables: this.manifest.tables.map((t) => ({ ...t })),
+      flushedSeq: this.manifest.flushedSeq,
+      sstDir: this.sstDir,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unpin(readers);
+      },
+    };
+  }
+
+  /** Replica: where the local copy of the leader's WAL ends, or null before the first byte. */
+  replicaPosition(): { segment: number; offset: number } | null {
+    const f = this.follower;
+    if (!f || f.segmentNo === 0) return null;
+    return { segment: f.segmentNo, offset: f.segmentSizeBytes };
+  }
+
+  private applying: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Replica: appends leader WAL bytes for (segment, offset) to the local WAL, makes them
+   * durable, and applies their records. Calls are serialised.
+   * Returns the points applied and the newest sequence number.
+   */
+  applyReplicated(segmentNo: number, offsetBytes: number, bytes: Uint8Array): Promise<{ lastSeq: number; points: number }> {
+    const run = this.applying.then(async () => {
+      this.checkOpen();
+      const f = this.follower;
+      if (!f) throw new InvalidArgumentError("db", "applyReplicated is for replicas");
+      await this.waitForRoom();
+      const records = await f.append(segmentNo, offsetBytes, bytes);
+      let points = 0;
+      for (const rec of records) {
+        const entry = decodeEntry(rec.type, rec.payload, String(segmentNo), rec.offsetBytes);
+        if (entry.seq > this.lastSeq) this.lastSeq = entry.seq;
+        this.noteSegment({ segmentNo, offsetBytes: rec.offsetBytes, endBytes: rec.endBytes }, entry.seq);
+        if (entry.seq <= this.manifest.flushedSeq) continue; // already in a snapshot's tables
+        if (entry.kind === "put") for (const g of entry.groups) points += g.ts.length;
+        this.applyEntry(entry);
+        this.maybeFreeze();
+      }
+      const seg = this.segments.get(segmentNo);
+      if (seg) seg.sizeBytes = Math.max(seg.sizeBytes, offsetBytes + bytes.length);
+      else this.segments.set(segmentNo, { segmentNo, maxSeq: 0, sizeBytes: offsetBytes + bytes.length });
+      return { lastSeq: this.lastSeq, points };
+    });
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Replica: replaces everything with a leader snapshot: the SSTables staged in `stagedDir`
+   * (named as on the leader), `flushedSeq`, and an empty WAL that will start at the
+   * leader's follow position. The data directory stays consistent at every step: the new
+   * manifest is the switch-over point.
+   */
+  async installSnapshot(stagedDir: string, tables: TableMeta[], flushedSeq: number): Promise<void> {
+    const f = this.follower;
+    if (!f) throw new InvalidArgumentError("db", "installSnapshot is for replicas");
+    await this.applying;
+    while (this.flushing) await this.flushing;
+    while (this.compacting) await this.compacting;
+    await this.manifestLock;
+    const maxFileNo = tables.reduce((m, t) => Math.max(m, t.fileNo), 0);
+    // Move staged files in under names no current table uses, then switch manifests.
+    const renamed: TableMeta[] = [];
+    let next = Math.max(this.nextFileNo, maxFileNo + 1);
+    for (const t of tables) {
+      const fileNo = next++;
+      this.vfs.rename(joinPath(stagedDir, sstFileName(t.fileNo)), joinPath(this.sstDir, sstFileName(fileNo)));
+      renamed.push({ ...t, fileNo });
+    }
+    this.nextFileNo = next;
+    this.vfs.syncDir(this.sstDir);
+    const old = this.tables;
+    const added = renamed.map((t) => TableReader.open(this.vfs, joinPath(this.sstDir, sstFileName(t.fileNo)), t.fileNo, this.cache));
+    await this.updateManifest(() => ({ nextFileNo: this.nextFileNo, flushedSeq, tables: renamed }), added, old);
+    // The old WAL and memtables describe the replaced history.
+    f.reset();
+    for (const no of [...this.segments.keys()]) {
+      this.vfs.remove(joinPath(this.walDir, String(no).padStart(12, "0") + ".wal"));
+      this.segments.delete(no);
+    }
+    this.vfs.syncDir(this.walDir);
+    this.active = new MemTable();
+    this.immutable = null;
+    this.lastSeq = flushedSeq;
   }
 
   /** For replication: the lowest WAL segment that must be kept. */
@@ -737,11 +894,12 @@ export class Db {
   }
 
   private async doClose(): Promise<void> {
-    await this.wal.idle();
+    await this.applying;
+    await this.sink.idle();
     while (this.flushing) await this.flushing;
     let flushFailure: unknown = null;
     try {
-      if (!this.immutable && !this.active.isEmpty() && !this.wal.failed) {
+      if (!this.immutable && !this.active.isEmpty() && !this.sink.failed) {
         this.freeze();
         await this.flushing;
       }
@@ -751,7 +909,7 @@ export class Db {
     this.closed = true;
     if (this.flushRetryTimer) clearTimeout(this.flushRetryTimer);
     while (this.compacting) await this.compacting;
-    await this.wal.close();
+    await this.sink.close();
     for (const t of this.tables) t.close();
     releaseLock(this.vfs, this.dir);
     if (flushFailure && !(flushFailure instanceof CityHallError)) throw flushFailure;

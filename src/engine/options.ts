@@ -16,6 +16,8 @@ export interface Logger {
 
 export interface DbOptions {
   vfs?: Vfs;
+  /** "leader" (default) writes its own WAL; "replica" keeps a copy of a leader's WAL and refuses writes. */
+  role?: "leader" | "replica";
   /** "always" (default: fdatasync before acknowledging), "none", or "interval:<ms>". */
   sync?: SyncMode | string;
   memtableBytes?: number;
@@ -34,6 +36,7 @@ export interface DbOptions {
 
 export interface ResolvedOptions {
   vfs: Vfs;
+  role: "leader" | "replica";
   sync: SyncMode;
   memtableBytes: number;
   walSegmentBytes: number;
@@ -73,6 +76,7 @@ export function resolveOptions(o: DbOptions): ResolvedOptions {
   if (o.retentionMs !== undefined && !(o.retentionMs > 0)) throw new InvalidArgumentError("options", "retentionMs must be > 0");
   return {
     vfs: o.vfs ?? new RealFs(),
+    role: o.role ?? "leader",
     sync,
     memtableBytes: positive("memtableBytes", o.memtableBytes, 16 * MIB, 4096),
     walSegmentBytes: positive("walSegmentBytes", o.walSegmentBytes, 16 * MIB, 4096),

@@ -1,7 +1,8 @@
 // MANIFEST on-disk format. FROZEN numbers; the CBOR payload may gain fields (readers ignore
 // unknown ones) but never change the meaning of existing ones.
 //
-// File `<dataDir>/MANIFEST`, replaced atomically (MANIFEST.tmp, fsync, rename, fsync dir):
+// File `<dataDir>/MANIFEST`, replaced atomically (MANIFEST.tmp, fsync, rename, fsync dir),
+// in the checked CBOR container of codec/checked_cbor.ts:
 //   u32 magic          MANIFEST_MAGIC, bytes "CHMF"
 //   u16 version        MANIFEST_FORMAT_VERSION
 //   u16 reserved       0
@@ -9,7 +10,7 @@
 //   u32 crc32          CRC-32 (IEEE) of the payload
 //   payload            CBOR map, see `ManifestData`
 
-import { decode, encode } from "cborg";
+import { decodeCheckedCbor, encodeCheckedCbor } from "../codec/checked_cbor.ts";
 import { CorruptionError } from "../errors.ts";
 
 export const MANIFEST_MAGIC = 0x464d4843; // FROZEN: "CHMF" as little-endian u32
@@ -39,16 +40,7 @@ export interface ManifestData {
 }
 
 export function encodeManifest(m: ManifestData): Uint8Array {
-  const payload = encode(m);
-  const out = new Uint8Array(MANIFEST_HEADER_BYTES + payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, MANIFEST_MAGIC, true);
-  v.setUint16(4, MANIFEST_FORMAT_VERSION, true);
-  v.setUint16(6, 0, true);
-  v.setUint32(8, payload.length, true);
-  v.setUint32(12, Bun.hash.crc32(payload), true);
-  out.set(payload, MANIFEST_HEADER_BYTES);
-  return out;
+  return encodeCheckedCbor(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, m);
 }
 
 function isSafeInt(x: unknown): x is number {
@@ -59,20 +51,7 @@ export function decodeManifest(bytes: Uint8Array, file = MANIFEST_FILE): Manifes
   const bad = (msg: string): never => {
     throw new CorruptionError("manifest", msg, file, 0);
   };
-  if (bytes.length < MANIFEST_HEADER_BYTES) bad("file too short");
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (v.getUint32(0, true) !== MANIFEST_MAGIC) bad("bad magic number (not a CityHall manifest)");
-  if (v.getUint16(4, true) !== MANIFEST_FORMAT_VERSION) bad(`unsupported version ${v.getUint16(4, true)}`);
-  const len = v.getUint32(8, true);
-  if (MANIFEST_HEADER_BYTES + len !== bytes.length) bad("payload length does not match file size");
-  const payload = bytes.subarray(MANIFEST_HEADER_BYTES);
-  if (Bun.hash.crc32(payload) !== v.getUint32(12, true)) bad("checksum mismatch");
-  let m: unknown;
-  try {
-    m = decode(payload);
-  } catch {
-    bad("payload is not valid CBOR");
-  }
+  const m = decodeCheckedCbor(bytes, MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, "manifest", file, "manifest");
   const o = m as Partial<ManifestData>;
   if (!o || typeof o !== "object" || !isSafeInt(o.nextFileNo) || !isSafeInt(o.flushedSeq) || !Array.isArray(o.tables)) {
     bad("payload lacks nextFileNo, flushedSeq or tables");

@@ -40,7 +40,19 @@ interface Pending {
 
 export type CommitListener = (segmentNo: number, startBytes: number, endBytes: number) => void;
 
-export class WalWriter {
+/** What the engine needs of a WAL, whether it writes its own (leader) or copies one (replica). */
+export interface WalSink {
+  /** The segment being appended to; 0 when there is none yet. */
+  readonly segmentNo: number;
+  readonly segmentSizeBytes: number;
+  readonly failed: Error | null;
+  readonly syncCount: number;
+  idle(): Promise<void>;
+  rollSoon(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class WalWriter implements WalSink {
   private file: VfsFile;
   private segmentNoValue: number;
   private pending: Pending[] = [];
@@ -54,6 +66,11 @@ export class WalWriter {
   private readonly listeners = new Set<CommitListener>();
   /** Bytes appended since open; for stats. */
   appendedBytes = 0;
+  /**
+   * End of what replication may ship from the active segment: the bytes acknowledged to
+   * writers (synced in "always" mode). Bytes past it may still be cut off by a failure.
+   */
+  durableEndBytes: number;
   syncCount = 0;
 
   private constructor(
@@ -65,6 +82,7 @@ export class WalWriter {
   ) {
     this.file = file;
     this.segmentNoValue = segmentNo;
+    this.durableEndBytes = file.size();
     if (options.sync.kind === "interval") {
       this.intervalTimer = setInterval(() => void this.backgroundSync(), options.sync.intervalMs);
       (this.intervalTimer as { unref?: () => void }).unref?.();
@@ -201,6 +219,7 @@ export class WalWriter {
       }
     }
     const endBytes = startBytes + totalBytes;
+    this.durableEndBytes = endBytes;
     for (const l of this.listeners) l(this.segmentNoValue, startBytes, endBytes);
   }
 
@@ -220,7 +239,9 @@ export class WalWriter {
     this.file.close();
     this.file = next;
     this.segmentNoValue++;
+    this.durableEndBytes = next.size();
     this.unsyncedBytes = 0;
+    for (const l of this.listeners) l(this.segmentNoValue, 0, this.durableEndBytes);
   }
 
   /**
