@@ -8,6 +8,49 @@ import { parseSyncMode } from "../engine/options.ts";
 import { DEFAULT_HTTP_PORT, DEFAULT_REPLICATION_PORT, dataDirArg, defaultDataDir } from "./common_args.ts";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./dispatch.ts";
+import { readPemFile, readSecretFile } from "./secrets.ts";
+import { addrArgs } from "./common_args.ts";
+import { CityHallClient } from "../client/http_client.ts";
+import { formatDurationMs } from "../util/units.ts";
+
+function tlsPair(cert: string | undefined, key: string | undefined): { cert: string; key: string } | undefined {
+  if (!cert && !key) return undefined;
+  if (!cert || !key) throw new UsageError("--tls-cert and --tls-key go together");
+  return { cert: readPemFile(cert, "--tls-cert")!, key: readPemFile(key, "--tls-key")! };
+}
+
+const replicasCommand = defineCommand({
+  meta: { name: "replicas", description: "List the replicas a running leader serves (position, lag, last contact); --forget ID drops one" },
+  args: {
+    forget: { type: "string", description: "stop keeping WAL for this replica id" },
+    json: { type: "boolean", description: "print JSON" },
+    ...addrArgs,
+  },
+  async run({ args }) {
+    const client = new CityHallClient(args.addr, { token: args.token || process.env.CITYHALL_TOKEN || undefined });
+    if (args.forget) {
+      await client.forgetReplica(args.forget);
+      console.log(`OK forgot ${args.forget}`);
+      return;
+    }
+    const list = (await client.replicas()) as Array<Record<string, unknown>>;
+    if (args.json) {
+      console.log(JSON.stringify(list, null, 2));
+      return;
+    }
+    if (list.length === 0) {
+      console.log("no replicas");
+      return;
+    }
+    for (const r of list) {
+      const pos = r.position as { segment: number; offset: number } | null;
+      const contact = r.lastContactMs ? `${formatDurationMs(Date.now() - (r.lastContactMs as number))} ago` : "never";
+      console.log(
+        `${r.replicaId}  ${r.connected ? "connected" : "disconnected"}  ${r.address}  position ${pos ? `${pos.segment}:${pos.offset}` : "-"}  lag ${r.lagSequences} batches  last contact ${contact}${r.needsSnapshot ? "  needs snapshot" : ""}`,
+      );
+    }
+  },
+});
 
 function positiveInt(text: string, flag: string): number {
   const n = Number(text);
@@ -30,12 +73,20 @@ export const leaderArgs = {
   "max-points": { type: "string", description: "most points in one write request", default: "1000000" },
   "max-concurrent": { type: "string", description: "HTTP requests served at once; more get 503", default: "256" },
   "idle-timeout": { type: "string", description: "close an idle HTTP connection after this long (max 255s)", default: "30s" },
+  "secret-file": { type: "string", description: "file with the replication shared secret (required off loopback)" },
+  "tls-cert": { type: "string", description: "PEM certificate for TLS on the replication port" },
+  "tls-key": { type: "string", description: "PEM private key for --tls-cert" },
+  "wal-retention-bytes": { type: "string", description: "most WAL kept for lagging replicas, e.g. 1GiB; beyond it they get a snapshot", default: "1GiB" },
+  "wal-retention-age": { type: "string", description: "oldest WAL kept for lagging replicas, e.g. 7d", default: "7d" },
+  "replication-heartbeat": { type: "string", description: "heartbeat interval on replication links", default: "1s" },
+  "replication-timeout": { type: "string", description: "drop a replica silent for this long", default: "10s" },
   quiet: { type: "boolean", description: "log warnings and errors only" },
 } as const;
 
 export const leaderCommand = defineCommand({
   meta: { name: "leader", description: "Run the write node: HTTP API on --port, replicas served on --replication-port" },
   args: leaderArgs,
+  subCommands: { replicas: replicasCommand },
   async run({ args }) {
     const log = createLogger(args.quiet ? 1 : 3);
     const host = args.host;
@@ -49,6 +100,12 @@ export const leaderCommand = defineCommand({
       replicationHost: args["replication-host"] || host,
       replicationPort: parsePort(args["replication-port"], "--replication-port"),
       token,
+      secret: readSecretFile(args["secret-file"]),
+      tls: tlsPair(args["tls-cert"], args["tls-key"]),
+      walRetentionBytes: parseSizeBytes(args["wal-retention-bytes"], "--wal-retention-bytes"),
+      walRetentionAgeMs: parseDurationMs(args["wal-retention-age"], "--wal-retention-age"),
+      heartbeatMs: parseDurationMs(args["replication-heartbeat"], "--replication-heartbeat"),
+      replicationTimeoutMs: parseDurationMs(args["replication-timeout"], "--replication-timeout"),
       sync: args.sync,
       memtableBytes: parseSizeBytes(args["memtable-size"], "--memtable-size"),
       walSegmentBytes: parseSizeBytes(args["wal-segment-size"], "--wal-segment-size"),

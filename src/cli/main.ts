@@ -6,6 +6,7 @@ import { VERSION } from "../version.ts";
 import { clientCommand } from "./client_command.ts";
 import { runCli } from "./dispatch.ts";
 import { leaderCommand } from "./leader_command.ts";
+import { replicaCommand } from "./replica_command.ts";
 
 export const rootCommand = defineCommand({
   meta: {
@@ -16,6 +17,7 @@ export const rootCommand = defineCommand({
   subCommands: {
     leader: leaderCommand,
     serve: { ...leaderCommand, meta: { name: "serve", description: "Alias of leader" } },
+    replica: replicaCommand,
     client: clientCommand,
   },
 });

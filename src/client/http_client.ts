@@ -106,6 +106,14 @@ export class CityHallClient {
     return (await this.request("GET", "/metrics")).text();
   }
 
+  async replicas(): Promise<unknown[]> {
+    return ((await (await this.request("GET", "/v1/replicas")).json()) as { replicas: unknown[] }).replicas;
+  }
+
+  async forgetReplica(replicaId: string): Promise<void> {
+    await this.request("POST", "/v1/replicas/forget", { id: replicaId });
+  }
+
   async status(): Promise<Record<string, unknown>> {
     return (await (await this.request("GET", "/v1/status")).json()) as Record<string, unknown>;
   }

@@ -3,8 +3,8 @@
 //
 // Frame (all integers little-endian):
 //   u32 lengthBytes    payload length, 0..MAX_FRAME_PAYLOAD_BYTES
-//   u8  type           FRAME_* below
 //   u32 crc32          CRC-32 (IEEE, as Bun.hash.crc32) over the type byte and the payload
+//   u8  type           FRAME_* below
 //   payload
 //
 // Control frames carry one CBOR map (cborg). DATA carries WAL bytes:
@@ -34,7 +34,8 @@
 export const REPLICATION_PROTOCOL_VERSION = 1; // FROZEN
 
 export const FRAME_HEADER_BYTES = 9; // FROZEN
-export const MAX_FRAME_PAYLOAD_BYTES = 16 * 1024 * 1024; // FROZEN
+/** Above the largest WAL record (64 MiB) plus headers: one record always fits one frame. */
+export const MAX_FRAME_PAYLOAD_BYTES = 72 * 1024 * 1024; // FROZEN
 
 export const FRAME_SERVER_HELLO = 1; // FROZEN
 export const FRAME_HELLO = 2; // FROZEN

@@ -23,13 +23,9 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, payload.length, true);
-  out[4] = type;
+  out[8] = type;
   out.set(payload, FRAME_HEADER_BYTES);
-  // CRC over type + payload: compute over a view that starts at the type byte, skipping the crc slot.
-  const crcInput = new Uint8Array(1 + payload.length);
-  crcInput[0] = type;
-  crcInput.set(payload, 1);
-  v.setUint32(5, Bun.hash.crc32(crcInput), true);
+  v.setUint32(4, Bun.hash.crc32(out.subarray(8)), true);
   return out;
 }
 
@@ -66,16 +62,13 @@ export class FrameDecoder {
     const len = v.getUint32(0, true);
     if (len > MAX_FRAME_PAYLOAD_BYTES) throw new ProtocolError(`frame length ${len} exceeds the maximum of ${MAX_FRAME_PAYLOAD_BYTES}`);
     if (avail < FRAME_HEADER_BYTES + len) return null;
-    const type = this.buf[this.start + 4]!;
-    const crc = v.getUint32(5, true);
-    const crcInput = this.buf.subarray(this.start + 4, this.start + FRAME_HEADER_BYTES + len);
-    // The CRC covers the type byte and the payload, which are not contiguous (the CRC sits
-    // between them), so check it over a copy with the type in front.
-    const joined = new Uint8Array(1 + len);
-    joined[0] = type;
-    joined.set(crcInput.subarray(5));
-    if (Bun.hash.crc32(joined) !== crc) throw new ProtocolError(`frame checksum mismatch (type ${type}, ${len} bytes)`);
-    const payload = joined.subarray(1);
+    const crc = v.getUint32(4, true);
+    const type = this.buf[this.start + 8]!;
+    if (Bun.hash.crc32(this.buf.subarray(this.start + 8, this.start + FRAME_HEADER_BYTES + len)) !== crc) {
+      throw new ProtocolError(`frame checksum mismatch (type ${type}, ${len} bytes)`);
+    }
+    // Copy: the buffer is reused for later frames.
+    const payload = this.buf.slice(this.start + FRAME_HEADER_BYTES, this.start + FRAME_HEADER_BYTES + len);
     this.start += FRAME_HEADER_BYTES + len;
     if (this.start === this.end) this.start = this.end = 0;
     return { type, payload };

@@ -46,6 +46,8 @@ export interface HttpApiOptions {
   dataDir: string;
   /** Extra status fields (e.g. replication) merged into /v1/status. */
   extraStatus?: () => Record<string, unknown>;
+  /** On a leader: the replicas it serves (/v1/replicas). */
+  replicas?: { list(): unknown[]; forget(replicaId: string): Promise<boolean> };
 }
 
 class HttpError extends Error {
@@ -167,6 +169,8 @@ export class HttpApi {
       case "/v1/keys":
       case "/v1/delete":
       case "/v1/status":
+      case "/v1/replicas":
+      case "/v1/replicas/forget":
       case "/write":
       case "/api/v2/write":
       case "/query":
@@ -244,6 +248,24 @@ export class HttpApi {
       case "/v1/status":
         need("GET");
         return json(this.status());
+      case "/v1/replicas":
+        need("GET");
+        if (!this.opts.replicas) throw new HttpError(404, "this node is not a leader; ask its leader for /v1/replicas");
+        return json({ replicas: this.opts.replicas.list() });
+      case "/v1/replicas/forget": {
+        need("POST");
+        if (!this.opts.replicas) throw new HttpError(404, "this node is not a leader");
+        let body: { id?: unknown };
+        try {
+          body = JSON.parse(await this.readBody(req)) as { id?: unknown };
+        } catch {
+          throw new HttpError(400, 'send {"id": "<replica id>"}');
+        }
+        if (typeof body?.id !== "string") throw new HttpError(400, 'send {"id": "<replica id>"}');
+        const known = await this.opts.replicas.forget(body.id);
+        if (!known) return json({ error: `no replica ${body.id}`, id: body.id }, 404);
+        return json({ ok: true, forgotten: body.id });
+      }
       case "/write":
       case "/api/v2/write":
         need("POST");

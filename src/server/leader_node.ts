@@ -1,4 +1,4 @@
-// A leader: the engine, the HTTP API and the replication listener in one process, with an
+// A leader: the engine, the HTTP API and the replication server in one process, with an
 // orderly shutdown (stop accepting, finish requests in flight, flush, close files).
 
 import { Db } from "../engine/db.ts";
@@ -8,6 +8,8 @@ import { registerEngineMetrics } from "./engine_metrics.ts";
 import { HttpApi } from "./http_api.ts";
 import type { HttpLimits } from "./http_api.ts";
 import { Registry } from "./metrics.ts";
+import { ReplicationServer } from "../replication/server.ts";
+import { RealFs } from "../vfs/real_fs.ts";
 
 export interface LeaderOptions {
   dataDir: string;
@@ -16,6 +18,13 @@ export interface LeaderOptions {
   replicationHost: string;
   replicationPort: number;
   token?: string;
+  /** Replication shared secret; required when the replication port is not on loopback. */
+  secret?: Uint8Array;
+  tls?: { cert: string; key: string };
+  walRetentionBytes?: number;
+  walRetentionAgeMs?: number;
+  heartbeatMs?: number;
+  replicationTimeoutMs?: number;
   sync?: string;
   memtableBytes?: number;
   walSegmentBytes?: number;
@@ -30,11 +39,11 @@ export function isLoopback(host: string): boolean {
 
 export class LeaderNode {
   private stopping: Promise<void> | null = null;
-  private replicationListener: import("bun").TCPSocketListener<undefined> | null = null;
 
   private constructor(
     readonly db: Db,
     readonly http: HttpApi,
+    readonly replication: ReplicationServer,
     private readonly log: Logger,
   ) {}
 
@@ -45,8 +54,16 @@ export class LeaderNode {
         `--host ${o.host} exposes the API beyond this machine; set a token with --token or CITYHALL_TOKEN (or bind 127.0.0.1)`,
       );
     }
+    if (!isLoopback(o.replicationHost) && !o.secret) {
+      throw new InvalidArgumentError(
+        "leader",
+        `--replication-host ${o.replicationHost} accepts replicas from other machines; give a shared secret with --secret-file (or bind 127.0.0.1)`,
+      );
+    }
     const startedMs = Date.now();
+    const vfs = new RealFs();
     const db = await Db.open(o.dataDir, {
+      vfs,
       sync: o.sync,
       memtableBytes: o.memtableBytes,
       walSegmentBytes: o.walSegmentBytes,
@@ -55,39 +72,57 @@ export class LeaderNode {
     });
     const metrics = new Registry();
     registerEngineMetrics(metrics, db, startedMs, "leader");
-    const http = new HttpApi(db, { host: o.host, port: o.port, token: o.token, limits: o.limits, role: "leader", dataDir: o.dataDir }, metrics, o.logger);
-    const node = new LeaderNode(db, http, o.logger);
-    try {
-      http.start();
-      // The replication port is reserved so that nothing else takes it; replicas are served
-      // by the replication module when it is enabled.
-      node.replicationListener = Bun.listen({
-        hostname: o.replicationHost,
-        port: o.replicationPort,
-        socket: {
-          open(socket) {
-            socket.end();
-          },
-          data() {},
+    const replication = new ReplicationServer(db, vfs, o.dataDir, {
+      host: o.replicationHost,
+      port: o.replicationPort,
+      secret: o.secret,
+      tls: o.tls,
+      retentionBytes: o.walRetentionBytes,
+      retentionAgeMs: o.walRetentionAgeMs,
+      heartbeatMs: o.heartbeatMs,
+      timeoutMs: o.replicationTimeoutMs,
+      log: o.logger,
+      metrics,
+    });
+    const http = new HttpApi(
+      db,
+      {
+        host: o.host,
+        port: o.port,
+        token: o.token,
+        limits: o.limits,
+        role: "leader",
+        dataDir: o.dataDir,
+        replicas: {
+          list: () => replication.replicas(),
+          forget: (id) => replication.forget(id),
         },
-      });
+        extraStatus: () => ({ replication: { port: replication.port, replicas: replication.replicas() } }),
+      },
+      metrics,
+      o.logger,
+    );
+    try {
+      await replication.start();
+      http.start();
     } catch (e) {
+      await replication.stop().catch(() => {});
       await http.stop(true);
       await db.close();
       throw e;
     }
-    return node;
+    return new LeaderNode(db, http, replication, o.logger);
   }
 
   get replicationPort(): number {
-    return this.replicationListener?.port ?? 0;
+    return this.replication.port;
   }
 
   /** Orderly stop; calling it again returns the same promise. */
   shutdown(): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
-        this.replicationListener?.stop(true);
+        await this.replication.stop();
         await this.http.stop(false);
         await this.db.close();
         this.log.info("cityhall: stopped cleanly; all data is on disk");

@@ -11,6 +11,7 @@ import type { OpenMode, Vfs, VfsFile } from "./vfs.ts";
 interface Inode {
   data: Uint8Array; // capacity >= sizeBytes
   sizeBytes: number;
+  mtimeMs?: number;
   synced: Uint8Array; // the bytes a power cut leaves behind
 }
 
@@ -65,6 +66,7 @@ class MemFile implements VfsFile {
     }
     ino.data.set(data.subarray(0, n), ino.sizeBytes);
     ino.sizeBytes += n;
+    ino.mtimeMs = Date.now();
     if (fault) throw osError(fault.errno, "write", this.path);
   }
   truncate(sizeBytes: number): void {
@@ -160,6 +162,12 @@ export class MemFs implements Vfs {
     const ino = this.entries.get(path);
     if (!ino) throw osError("ENOENT", "open", path);
     return ino.data.slice(0, ino.sizeBytes);
+  }
+  stat(path: string): { sizeBytes: number; mtimeMs: number } {
+    this.checkAlive("stat", path);
+    const ino = this.entries.get(path);
+    if (!ino) throw osError("ENOENT", "stat", path);
+    return { sizeBytes: ino.sizeBytes, mtimeMs: ino.mtimeMs ?? 0 };
   }
   exists(path: string): boolean {
     this.checkAlive("exists", path);

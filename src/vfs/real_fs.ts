@@ -52,6 +52,10 @@ export class RealFs implements Vfs {
   exists(path: string): boolean {
     return fs.existsSync(path);
   }
+  stat(path: string): { sizeBytes: number; mtimeMs: number } {
+    const st = fs.statSync(path);
+    return { sizeBytes: st.size, mtimeMs: st.mtimeMs };
+  }
   list(dir: string): string[] {
     return fs.readdirSync(dir);
   }

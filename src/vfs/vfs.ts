@@ -34,6 +34,8 @@ export interface Vfs {
   /** Whole-file read; throws ENOENT like the OS when the file is missing. */
   readFile(path: string): Uint8Array;
   exists(path: string): boolean;
+  /** Size and last modification time; throws ENOENT like the OS when missing. */
+  stat(path: string): { sizeBytes: number; mtimeMs: number };
   /** Names (not paths) of the entries in `dir`, unsorted. */
   list(dir: string): string[];
   mkdirp(dir: string): void;

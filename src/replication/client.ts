@@ -1,0 +1,491 @@
+// The replica's side of replication: connects to the leader (Bun.connect, optionally TLS),
+// proves the shared secret, names its position, and applies what it receives: WAL bytes
+// (copied byte for byte into its own WAL, then applied) or a snapshot of the leader's
+// SSTables. Reconnects with exponential backoff and full jitter; detects a silent link with
+// heartbeats; persists its state atomically (replication/state_format.ts).
+//
+// A disagreement that retrying cannot fix (another leader, a replica ahead of its leader,
+// an unknown protocol version, a wrong secret) stops replication with a clear message and
+// leaves the data as it is; the node keeps serving reads.
+
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Socket } from "bun";
+import type { Db } from "../engine/db.ts";
+import type { Logger } from "../engine/options.ts";
+import { CorruptionError } from "../errors.ts";
+import type { Registry } from "../server/metrics.ts";
+import { BlockCache } from "../sstable/block_cache.ts";
+import { sstFileName } from "../sstable/format.ts";
+import { TableReader } from "../sstable/table_reader.ts";
+import { joinPath } from "../vfs/vfs.ts";
+import type { Vfs, VfsFile } from "../vfs/vfs.ts";
+import { PositionMismatchError } from "../wal/follower.ts";
+import { backoffDelayMs } from "./backoff.ts";
+import {
+  FRAME_ACK,
+  FRAME_DATA,
+  FRAME_ERROR,
+  FRAME_HEARTBEAT,
+  FRAME_HELLO,
+  FRAME_SERVER_HELLO,
+  FRAME_SNAPSHOT_BEGIN,
+  FRAME_SNAPSHOT_CHUNK,
+  FRAME_SNAPSHOT_END,
+  FRAME_WELCOME,
+  REPLICATION_PROTOCOL_VERSION,
+  proofMessage,
+} from "./format.ts";
+import type { ErrorCode, Position } from "./format.ts";
+import { FrameDecoder, ProtocolError } from "./frame_codec.ts";
+import {
+  decodeControl,
+  decodeData,
+  decodeSnapshotChunk,
+  encodeControl,
+  parseError,
+  parseHeartbeat,
+  parseServerHello,
+  parseSnapshotBegin,
+  parseSnapshotEnd,
+  parseWelcome,
+} from "./messages.ts";
+import {
+  REPLICA_STATE_FILE,
+  REPLICA_STATE_MAGIC,
+  decodeReplicaState,
+  emptyReplicaState,
+  loadStateFile,
+  saveStateFile,
+} from "./state_format.ts";
+import type { ReplicaState } from "./state_format.ts";
+
+export interface ReplicationClientOptions {
+  leaderHost: string;
+  leaderPort: number;
+  replicaId?: string;
+  secret?: Uint8Array;
+  /** PEM of the CA that signed the leader's certificate; enables TLS. */
+  tlsCa?: string;
+  heartbeatMs?: number;
+  /** No frame from the leader for this long: the link is dead, reconnect. */
+  timeoutMs?: number;
+  /** How often the state file is rewritten at most while data flows. */
+  saveEveryMs?: number;
+  log: Logger;
+  metrics?: Registry;
+  /** Random source for backoff jitter (tests). */
+  random?: () => number;
+}
+
+const FATAL: ReadonlySet<ErrorCode> = new Set(["VERSION", "AUTH", "WRONG_LEADER", "AHEAD", "FORGOTTEN"]);
+const SNAPSHOT_DIR = "snapshot";
+
+class FatalError extends Error {}
+
+export class ReplicationClient {
+  state!: ReplicaState;
+  connected = false;
+  private stopped = false;
+  private socket: Socket<undefined> | null = null;
+  private attempt = 0;
+  private wakeBackoff: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private dirty = false;
+  private saving: Promise<void> = Promise.resolve();
+  private saveTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly heartbeatMs: number;
+  private readonly timeoutMs: number;
+  private snapshotFiles = new Map<number, VfsFile>();
+  private readonly leaderAddress: string;
+
+  constructor(
+    private readonly db: Db,
+    private readonly vfs: Vfs,
+    private readonly dataDir: string,
+    private readonly opts: ReplicationClientOptions,
+  ) {
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.leaderAddress = `${opts.leaderHost}:${opts.leaderPort}`;
+    const m = opts.metrics;
+    if (m) {
+      const s = () => this.state;
+      m.collect("cityhall_replication_connected", "1 while connected to the leader.", "gauge", () => (this.connected ? 1 : 0));
+      m.collect("cityhall_replication_applied_sequence", "Newest leader write batch applied here.", "gauge", () => s().appliedSeq);
+      m.collect("cityhall_replication_leader_sequence", "Newest write batch the leader reported.", "gauge", () => s().leaderSeq);
+      m.collect("cityhall_replication_lag_sequences", "Write batches behind the leader.", "gauge", () => this.lagSequences());
+      m.collect("cityhall_replication_lag_seconds", "Seconds since this replica last had everything the leader reported.", "gauge", () => this.lagSeconds());
+      m.collect("cityhall_replication_entries_applied_total", "Points applied from the leader.", "counter", () => s().entriesApplied);
+      m.collect("cityhall_replication_received_bytes_total", "WAL bytes received (uncompressed).", "counter", () => s().bytesReceived);
+      m.collect("cityhall_replication_wire_bytes_total", "Bytes received on the replication socket.", "counter", () => s().wireBytesReceived);
+      m.collect("cityhall_replication_reconnects_total", "Reconnections to the leader.", "counter", () => s().reconnects);
+      m.collect("cityhall_replication_snapshots_total", "Snapshots received from the leader.", "counter", () => s().snapshots);
+      m.collect("cityhall_replication_last_contact_timestamp_seconds", "When the leader was last heard from.", "gauge", () => s().lastContactMs / 1000);
+    }
+  }
+
+  private get log(): Logger {
+    return this.opts.log;
+  }
+
+  lagSequences(): number {
+    return Math.max(0, this.state.leaderSeq - this.state.appliedSeq);
+  }
+
+  lagSeconds(): number {
+    if (this.lagSequences() === 0) return 0;
+    return this.state.caughtUpMs ? (Date.now() - this.state.caughtUpMs) / 1000 : -1;
+  }
+
+  async start(): Promise<void> {
+    const loaded = loadStateFile(this.vfs, this.dataDir, REPLICA_STATE_FILE, decodeReplicaState);
+    const replicaId = this.opts.replicaId ?? loaded?.replicaId ?? this.db.nodeId;
+    this.state = loaded ?? emptyReplicaState(this.leaderAddress, replicaId);
+    if (loaded && loaded.leaderAddress !== this.leaderAddress) {
+      this.log.info(`cityhall/replication: leader address changed from ${loaded.leaderAddress} to ${this.leaderAddress}; the leader id is still checked`);
+    }
+    this.state.leaderAddress = this.leaderAddress;
+    this.state.replicaId = replicaId;
+    // The WAL is the authority on position; the state file only lags behind it.
+    const walPos = this.db.replicaPosition();
+    if (walPos) this.state.position = walPos;
+    this.state.appliedSeq = Math.max(this.state.appliedSeq, this.db.dataSequence);
+    this.state.state = "connecting";
+    await this.save();
+    this.saveTimer = setInterval(() => void this.saveIfDirty(), this.opts.saveEveryMs ?? 200);
+    (this.saveTimer as { unref?: () => void }).unref?.();
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeBackoff?.();
+    this.socket?.end();
+    await this.loop;
+    if (this.saveTimer) clearInterval(this.saveTimer);
+    for (const f of this.snapshotFiles.values()) f.close();
+    this.snapshotFiles.clear();
+    if (!this.state.state.startsWith("stopped")) this.state.state = "stopped: replica shut down";
+    await this.save();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.session();
+      } catch (e) {
+        if (e instanceof FatalError) {
+          this.state.state = `stopped: ${e.message}`;
+          this.state.lastError = e.message;
+          this.log.error(`cityhall/replication: ${e.message}; replication stopped (reads still served)`);
+          this.dirty = true;
+          return;
+        }
+        this.state.lastError = (e as Error).message;
+        this.dirty = true;
+        if (!this.stopped) this.log.warn(`cityhall/replication: ${(e as Error).message}`);
+      }
+      if (this.stopped) return;
+      this.connected = false;
+      this.state.state = "connecting";
+      const delay = backoffDelayMs(this.attempt++, this.opts.random);
+      this.log.info(`cityhall/replication: reconnecting to ${this.leaderAddress} in ${(delay / 1000).toFixed(1)} s`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wakeBackoff = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wakeBackoff = null;
+      this.state.reconnects++;
+      this.dirty = true;
+    }
+  }
+
+  /** One connection, from connect to close. Resolves on a normal close, rejects on errors. */
+  private session(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const decoder = new FrameDecoder();
+      const nonce = randomBytes(16).toString("hex");
+      let serverNonce = "";
+      let welcomed = false;
+      let lastHeardMs = Date.now();
+      let processing: Promise<void> = Promise.resolve();
+      let settled = false;
+      let timer: ReturnType<typeof setInterval> | null = null;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearInterval(timer);
+        this.connected = false;
+        this.socket?.end();
+        this.socket = null;
+        if (err) reject(err);
+        else resolve();
+      };
+      const send = (frame: Uint8Array) => {
+        this.socket?.write(frame);
+      };
+      const handle = async (type: number, payload: Uint8Array): Promise<void> => {
+        switch (type) {
+          case FRAME_SERVER_HELLO: {
+            const sh = parseServerHello(decodeControl(payload));
+            if (sh.protocol !== REPLICATION_PROTOCOL_VERSION) {
+              throw new FatalError(`the leader speaks replication protocol ${sh.protocol}, this replica ${REPLICATION_PROTOCOL_VERSION}; upgrade the older node`);
+            }
+            if (this.state.leaderId && sh.leaderId !== this.state.leaderId) {
+              throw new FatalError(`${this.leaderAddress} is leader ${sh.leaderId}, but this replica follows leader ${this.state.leaderId}; point it at its own leader or give it a fresh --data-dir`);
+            }
+            if (sh.authRequired && !this.opts.secret) throw new FatalError("the leader requires a shared secret; start the replica with --secret-file");
+            serverNonce = sh.nonce;
+            const snap = this.state.snapshot;
+            send(
+              encodeControl(FRAME_HELLO, {
+                protocol: REPLICATION_PROTOCOL_VERSION,
+                replicaId: this.state.replicaId,
+                leaderId: this.state.leaderId,
+                position: this.db.replicaPosition() ?? this.state.position,
+                nonce,
+                ...(this.opts.secret ? { proof: this.proof("replica", serverNonce) } : {}),
+                ...(snap ? { snapshot: { id: snap.id, have: this.snapshotHave() } } : {}),
+              }),
+            );
+            return;
+          }
+          case FRAME_WELCOME: {
+            const w = parseWelcome(decodeControl(payload));
+            if (this.opts.secret) {
+              const want = Buffer.from(this.proof("leader", nonce), "hex");
+              const got = Buffer.from(w.proof ?? "", "hex");
+              if (got.length !== want.length || !timingSafeEqual(got, want)) {
+                throw new FatalError(`${this.leaderAddress} could not prove the shared secret; check --secret-file on both nodes`);
+              }
+            }
+            if (!this.state.leaderId) this.state.leaderId = w.leaderId;
+            this.state.leaderSeq = Math.max(this.state.leaderSeq, w.lastSeq);
+            this.noteCaughtUp();
+            welcomed = true;
+            this.connected = true;
+            this.attempt = 0;
+            this.state.state = "following";
+            this.state.lastError = null;
+            this.dirty = true;
+            await this.save();
+            this.log.info(`cityhall/replication: following leader ${w.leaderId} at ${this.leaderAddress}`);
+            return;
+          }
+          case FRAME_ERROR: {
+            const e = parseError(decodeControl(payload));
+            if (FATAL.has(e.code)) throw new FatalError(`leader refused: ${e.message}`);
+            throw new Error(`leader closed the connection: ${e.message}`);
+          }
+          case FRAME_HEARTBEAT: {
+            const hb = parseHeartbeat(decodeControl(payload));
+            if (hb.lastSeq !== undefined) this.state.leaderSeq = Math.max(this.state.leaderSeq, hb.lastSeq);
+            this.noteCaughtUp();
+            this.dirty = true;
+            return;
+          }
+          case FRAME_DATA: {
+            if (!welcomed) throw new ProtocolError("DATA before WELCOME");
+            const d = decodeData(payload);
+            const r = await this.db.applyReplicated(d.segment, d.offset, d.raw);
+            this.state.position = { segment: d.segment, offset: d.offset + d.raw.length };
+            this.state.appliedSeq = r.lastSeq;
+            this.state.leaderSeq = Math.max(this.state.leaderSeq, r.lastSeq);
+            this.state.entriesApplied += r.points;
+            this.state.bytesReceived += d.raw.length;
+            this.noteCaughtUp();
+            this.dirty = true;
+            send(encodeControl(FRAME_ACK, { segment: d.segment, offset: d.offset + d.raw.length, seq: r.lastSeq }));
+            return;
+          }
+          case FRAME_SNAPSHOT_BEGIN:
+            await this.snapshotBegin(parseSnapshotBegin(decodeControl(payload)));
+            return;
+          case FRAME_SNAPSHOT_CHUNK:
+            await this.snapshotChunk(decodeSnapshotChunk(payload));
+            return;
+          case FRAME_SNAPSHOT_END:
+            await this.snapshotEnd(parseSnapshotEnd(decodeControl(payload)).id);
+            return;
+          default:
+            throw new ProtocolError(`unexpected frame type ${type} from the leader`);
+        }
+      };
+      const onFrames = () => {
+        processing = processing.then(async () => {
+          if (settled) return;
+          try {
+            for (let f = decoder.next(); f && !settled; f = decoder.next()) await handle(f.type, f.payload);
+          } catch (e) {
+            if (e instanceof PositionMismatchError) finish(new Error(`${e.message}; resynchronising`));
+            else if (e instanceof FatalError) finish(e);
+            else if (e instanceof ProtocolError || e instanceof CorruptionError) finish(new Error(`bad data from the leader: ${e.message}`));
+            else finish(e as Error);
+          }
+        });
+      };
+      const connectTimer = setTimeout(() => finish(new Error(`no connection to ${this.leaderAddress} within ${this.timeoutMs} ms`)), this.timeoutMs);
+      Bun.connect<undefined>({
+        hostname: this.opts.leaderHost,
+        port: this.opts.leaderPort,
+        ...(this.opts.tlsCa ? { tls: { ca: this.opts.tlsCa, serverName: this.opts.leaderHost } } : {}),
+        socket: {
+          open: (socket) => {
+            clearTimeout(connectTimer);
+            if (settled || this.stopped) {
+              socket.end();
+              return;
+            }
+            this.socket = socket;
+            lastHeardMs = Date.now();
+            timer = setInterval(() => {
+              if (Date.now() - lastHeardMs > this.timeoutMs) {
+                finish(new Error(`the leader was silent for ${this.timeoutMs} ms (half-open link?)`));
+                return;
+              }
+              if (welcomed) send(encodeControl(FRAME_HEARTBEAT, { timeMs: Date.now(), position: this.db.replicaPosition() ?? undefined }));
+            }, this.heartbeatMs);
+          },
+          data: (_socket, chunk) => {
+            lastHeardMs = Date.now();
+            this.state.wireBytesReceived += chunk.length;
+            try {
+              decoder.push(chunk);
+            } catch (e) {
+              finish(e as Error);
+              return;
+            }
+            onFrames();
+          },
+          close: () => {
+            clearTimeout(connectTimer);
+            processing.then(() => finish(welcomed ? new Error("the leader closed the connection") : new Error(`connection to ${this.leaderAddress} closed during the handshake`)));
+          },
+          error: (_socket, err) => finish(new Error(`connection to ${this.leaderAddress} failed: ${err.message}`)),
+          connectError: (_socket, err) => {
+            clearTimeout(connectTimer);
+            finish(new Error(`cannot connect to ${this.leaderAddress}: ${err.message}`));
+          },
+        },
+      }).catch((e: Error) => {
+        clearTimeout(connectTimer);
+        finish(new Error(`cannot connect to ${this.leaderAddress}: ${e.message}`));
+      });
+    });
+  }
+
+  private proof(side: "replica" | "leader", nonce: string): string {
+    return createHmac("sha256", this.opts.secret!).update(proofMessage(side, nonce, this.state.replicaId)).digest("hex");
+  }
+
+  private noteCaughtUp(): void {
+    if (this.state.appliedSeq >= this.state.leaderSeq) this.state.caughtUpMs = Date.now();
+    this.state.lastContactMs = Date.now();
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  private snapshotDir(): string {
+    return joinPath(this.dataDir, SNAPSHOT_DIR);
+  }
+
+  /** Bytes of each staged file that are safely on disk (what the leader may resume from). */
+  private snapshotHave(): Record<string, number> {
+    const snap = this.state.snapshot!;
+    const have: Record<string, number> = {};
+    for (const t of snap.tables) {
+      const path = joinPath(this.snapshotDir(), sstFileName(t.fileNo));
+      let size = 0;
+      try {
+        size = this.vfs.stat(path).sizeBytes;
+      } catch {
+        size = 0;
+      }
+      have[String(t.fileNo)] = Math.min(size, snap.have[String(t.fileNo)] ?? 0);
+    }
+    return have;
+  }
+
+  private async snapshotBegin(b: { id: string; flushedSeq: number; tables: import("../manifest/format.ts").TableMeta[]; follow: Position }): Promise<void> {
+    const dir = this.snapshotDir();
+    const resuming = this.state.snapshot?.id === b.id;
+    for (const f of this.snapshotFiles.values()) f.close();
+    this.snapshotFiles.clear();
+    if (!resuming) {
+      if (this.vfs.exists(dir)) for (const name of this.vfs.list(dir)) this.vfs.remove(joinPath(dir, name));
+      this.state.snapshot = { id: b.id, flushedSeq: b.flushedSeq, tables: b.tables, follow: b.follow, have: {} };
+    }
+    this.vfs.mkdirp(dir);
+    const have = resuming ? this.snapshotHave() : {};
+    for (const t of b.tables) {
+      const path = joinPath(dir, sstFileName(t.fileNo));
+      const f = this.vfs.open(path, this.vfs.exists(path) ? "append" : "create");
+      f.truncate(have[String(t.fileNo)] ?? 0); // drop anything past what was recorded as durable
+      this.snapshotFiles.set(t.fileNo, f);
+    }
+    this.vfs.syncDir(dir);
+    this.state.snapshot!.have = have;
+    this.state.state = "snapshot";
+    await this.save();
+    this.log.info(`cityhall/replication: ${resuming ? "resuming" : "receiving"} snapshot ${b.id} (${b.tables.length} tables)`);
+  }
+
+  private async snapshotChunk(c: { fileNo: number; offset: number; raw: Uint8Array }): Promise<void> {
+    const snap = this.state.snapshot;
+    const f = this.snapshotFiles.get(c.fileNo);
+    if (!snap || !f) throw new ProtocolError(`snapshot chunk for unknown file ${c.fileNo}`);
+    if (c.offset !== f.size()) throw new ProtocolError(`snapshot chunk for ${sstFileName(c.fileNo)} at ${c.offset}, expected ${f.size()}`);
+    const meta = snap.tables.find((t) => t.fileNo === c.fileNo)!;
+    if (c.offset + c.raw.length > meta.sizeBytes) throw new ProtocolError(`snapshot chunk runs past the end of ${sstFileName(c.fileNo)}`);
+    f.append(c.raw);
+    await f.datasync();
+    snap.have[String(c.fileNo)] = f.size();
+    this.dirty = true;
+  }
+
+  private async snapshotEnd(id: string): Promise<void> {
+    const snap = this.state.snapshot;
+    if (!snap || snap.id !== id) throw new ProtocolError(`SNAPSHOT_END for ${id}, which is not the snapshot in progress`);
+    const dir = this.snapshotDir();
+    for (const t of snap.tables) {
+      const f = this.snapshotFiles.get(t.fileNo)!;
+      if (f.size() !== t.sizeBytes) throw new ProtocolError(`snapshot file ${sstFileName(t.fileNo)} has ${f.size()} of ${t.sizeBytes} bytes`);
+      f.close();
+      // Check every table opens (footer, index, bloom filter) before switching to it.
+      TableReader.open(this.vfs, joinPath(dir, sstFileName(t.fileNo)), t.fileNo, new BlockCache(0)).close();
+    }
+    this.snapshotFiles.clear();
+    await this.db.installSnapshot(dir, snap.tables, snap.flushedSeq);
+    this.state.position = { ...snap.follow };
+    this.state.appliedSeq = snap.flushedSeq;
+    this.state.entriesApplied += snap.tables.reduce((n, t) => n + t.points, 0);
+    this.state.snapshots++;
+    this.state.snapshot = null;
+    this.state.state = "following";
+    await this.save();
+    this.log.info(`cityhall/replication: snapshot ${id} installed; following the WAL from segment ${snap.follow.segment}`);
+  }
+
+  // ---------------------------------------------------------------- state file
+
+  private async saveIfDirty(): Promise<void> {
+    if (this.dirty) await this.save();
+  }
+
+  /** Rewrites the state file atomically; writes are serialised. */
+  save(): Promise<void> {
+    this.dirty = false;
+    this.state.updatedMs = Date.now();
+    const doc = structuredClone(this.state);
+    this.saving = this.saving
+      .then(() => saveStateFile(this.vfs, this.dataDir, REPLICA_STATE_FILE, REPLICA_STATE_MAGIC, doc))
+      .catch((e) => {
+        this.dirty = true;
+        this.log.error(`cityhall/replication: cannot save replica state: ${(e as Error).message}`);
+      });
+    return this.saving;
+  }
+}

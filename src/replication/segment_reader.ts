@@ -1,0 +1,38 @@
+// Reads WAL bytes for shipping: [offset, end) of a segment, cut at a record boundary so
+// every DATA frame carries whole records (the replica checks each one before writing).
+
+import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../wal/format.ts";
+import type { VfsFile } from "../vfs/vfs.ts";
+
+/**
+ * Returns bytes starting at `offsetBytes` (a record boundary, or 0) and ending at the last
+ * record boundary at or before min(endBytes, offsetBytes + maxBytes), but always at least
+ * one whole record when one fits before endBytes. Returns an empty array when nothing whole
+ * is available.
+ */
+export function readWholeRecords(file: VfsFile, offsetBytes: number, endBytes: number, maxBytes: number): Uint8Array {
+  const want = Math.min(endBytes - offsetBytes, maxBytes);
+  if (want <= 0) return new Uint8Array(0);
+  let buf = new Uint8Array(want);
+  let n = file.read(buf, offsetBytes);
+  buf = buf.subarray(0, n);
+  let p = offsetBytes === 0 ? Math.min(SEGMENT_HEADER_BYTES, n) : 0;
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (;;) {
+    if (p + RECORD_HEADER_BYTES > buf.length) break;
+    const len = v.getUint32(p + 4, true);
+    const end = p + RECORD_HEADER_BYTES + len;
+    if (end > buf.length) {
+      if (p === 0 || (offsetBytes === 0 && p === SEGMENT_HEADER_BYTES)) {
+        // A record larger than maxBytes: read exactly it.
+        if (offsetBytes + end > endBytes) break;
+        const big = new Uint8Array(end);
+        n = file.read(big, offsetBytes);
+        return n === end ? big : big.subarray(0, p);
+      }
+      break;
+    }
+    p = end;
+  }
+  return buf.subarray(0, p);
+}
