@@ -18,7 +18,10 @@ export interface RunningNode {
 
 /** Starts `cityhall <role> ...args` on free ports and waits until it is ready. */
 export async function startNode(role: "leader" | "replica", args: string[], env: Record<string, string> = {}): Promise<RunningNode> {
-  const full = [bunBin, MAIN, role, "--port", "0", ...(role === "leader" ? ["--replication-port", "0"] : []), ...args];
+  const defaults = ["--port", "0", ...(role === "leader" ? ["--replication-port", "0"] : [])];
+  const wanted: string[] = [];
+  for (let i = 0; i < defaults.length; i += 2) if (!args.includes(defaults[i]!)) wanted.push(defaults[i]!, defaults[i + 1]!);
+  const full = [bunBin, MAIN, role, ...wanted, ...args];
   const proc = Bun.spawn(full, { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...env } });
   let logText = "";
   const decoder = new TextDecoder();

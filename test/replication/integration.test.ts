@@ -1,0 +1,324 @@
+// The original's seven integration tests, as real multi-process tests on 127.0.0.1, plus
+// snapshot bootstrap, secrets, disagreements and hostile peers. Convergence is checked by
+// comparing every point of every series.
+import { afterEach, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { encode } from "cborg";
+import { cli, startNode } from "../daemon_helpers.ts";
+import type { RunningNode } from "../daemon_helpers.ts";
+import { tempDir } from "../helpers.ts";
+import { TcpProxy } from "../tcp_proxy.ts";
+import { FRAME_ERROR, FRAME_HELLO, FRAME_SERVER_HELLO } from "../../src/replication/format.ts";
+import { FrameDecoder, encodeFrame } from "../../src/replication/frame_codec.ts";
+import { decodeControl, encodeControl } from "../../src/replication/messages.ts";
+import { FAST, FAST_LEADER, contents, expectConverged, getJson, lastSeq, replicaStatus, waitFor, write } from "./helpers.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function dir(label: string): string {
+  const d = tempDir(label);
+  cleanups.push(d.cleanup);
+  return d.path;
+}
+
+async function leader(args: string[] = []): Promise<RunningNode> {
+  const n = await startNode("leader", ["--data-dir", dir("leader"), ...FAST_LEADER, ...args]);
+  cleanups.push(() => n.kill());
+  return n;
+}
+
+async function replica(leaderPort: number, dataDir?: string, args: string[] = []): Promise<RunningNode> {
+  const n = await startNode("replica", ["--leader", `127.0.0.1:${leaderPort}`, "--data-dir", dataDir ?? dir("replica"), ...FAST, ...args]);
+  cleanups.push(() => n.kill());
+  return n;
+}
+
+const sensors = (from: number, n: number, prefix = "sensor.temp.line_") =>
+  Array.from({ length: n }, (_, i) => ({ key: `${prefix}${(from + i) % 100}`, ts: 1_767_225_600_000 + (from + i) * 1000, value: ((from + i) % 97) / 10 }));
+
+describe("replication", () => {
+  test("1. basic: 100 entries reach the replica; the replica refuses writes and names its leader", async () => {
+    const l = await leader();
+    const r = await replica(l.replicationPort);
+    for (let i = 0; i < 100; i++) await write(l, [{ key: `sensor.temp.line_${i}`, value: 20 + (i % 10) + 0.5 }]);
+    await expectConverged(l, r);
+    expect(Object.keys(await contents(r)).length).toBe(100);
+    const refused = await fetch(`http://${r.addr}/v1/write`, { method: "POST", body: JSON.stringify([{ key: "x", value: 1 }]) });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain(`read-only replica of 127.0.0.1:${l.replicationPort}`);
+    const rdir = r.log().match(/data in (\S+)/)![1]!;
+    await replicaStatus<{ entriesApplied: number }>(rdir, (s) => s.entriesApplied === 100);
+    const status = await cli(["replica", "status", "--data-dir", rdir, "--max-lag", "1m", "--max-silence", "1m"]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("Last synced segment: 1");
+    expect(status.stdout).toContain("Total entries: 100");
+  }, 60_000);
+
+  test("2. offline recovery: the replica is down while the leader takes 500 more, then catches up by byte offset", async () => {
+    const l = await leader();
+    const rdir = dir("replica");
+    let r = await replica(l.replicationPort, rdir);
+    await write(l, sensors(0, 100));
+    await expectConverged(l, r);
+    expect(await r.stop()).toBe(0);
+    for (let i = 100; i < 600; i += 50) await write(l, sensors(i, 50));
+    r = await replica(l.replicationPort, rdir);
+    await expectConverged(l, r);
+    const j = await replicaStatus<{ entriesApplied: number; bytesReceived: number }>(rdir, (s) => s.entriesApplied >= 600);
+    expect(j.entriesApplied).toBe(600);
+    // Resumed from its offset: the leader's WAL was not sent twice.
+    const leaderWal = (await getJson<{ db: { walBytes: number } }>(l, "/v1/status")).db.walBytes;
+    expect(j.bytesReceived).toBeLessThanOrEqual(leaderWal);
+    expect(r.log()).toMatch(/following leader/);
+    expect(l.log()).toMatch(/resuming at 000000000001.wal offset [1-9]\d*/);
+  }, 60_000);
+
+  test("3. three replicas converge to the leader's exact contents", async () => {
+    const l = await leader();
+    const rs = await Promise.all([0, 1, 2].map(() => replica(l.replicationPort)));
+    for (let i = 0; i < 2000; i += 200) await write(l, sensors(i, 200));
+    await write(l, [{ key: "till.1", value: '{"total":450}' }]);
+    await fetch(`http://${l.addr}/v1/delete`, { method: "POST", body: JSON.stringify({ key: "sensor.temp.line_3" }) });
+    for (const r of rs) await expectConverged(l, r);
+    const list = (await getJson<{ replicas: { connected: boolean; lagSequences: number }[] }>(l, "/v1/replicas")).replicas;
+    expect(list.length).toBe(3);
+    await waitFor("acks", async () => (await getJson<{ replicas: { lagSequences: number }[] }>(l, "/v1/replicas")).replicas.every((x) => x.lagSequences === 0));
+    const text = await cli(["leader", "replicas", "--addr", l.addr]);
+    expect(text.stdout.trim().split("\n").length).toBe(3);
+    expect(text.stdout).toContain("connected");
+  }, 60_000);
+
+  test("4. network partitions: cut, stall (half-open), delay, and a cut in the middle of a frame", async () => {
+    const l = await leader();
+    const proxy = new TcpProxy(l.replicationPort).start();
+    cleanups.push(() => proxy.stop());
+    const r = await replica(proxy.port);
+    await write(l, sensors(0, 300));
+    await expectConverged(l, r);
+
+    // Cut: the link drops and refuses reconnects while the leader keeps writing.
+    proxy.mode = "cut";
+    proxy.cutAll();
+    await write(l, sensors(300, 300));
+    await Bun.sleep(1500);
+    proxy.mode = "pass";
+    await expectConverged(l, r, 40_000);
+
+    // Stall: packets vanish but nobody closes the socket; heartbeats must notice.
+    proxy.mode = "stall";
+    await write(l, sensors(600, 300));
+    await waitFor("the replica to notice the dead link", () => /silent for \d+ ms/.test(r.log()), 15_000);
+    proxy.cutAll();
+    proxy.mode = "pass";
+    await expectConverged(l, r, 40_000);
+
+    // Delay: 150 ms each way still converges.
+    proxy.delayMs = 150;
+    await write(l, sensors(900, 300));
+    await expectConverged(l, r, 40_000);
+    proxy.delayMs = 0;
+
+    // Cut mid-frame: a big catch-up frame is cut after 1,000 bytes.
+    await r.kill();
+    const rdir = r.log().match(/data in (\S+)/)![1]!;
+    for (let i = 1200; i < 6200; i += 1000) await write(l, sensors(i, 1000));
+    proxy.bytesDown = 0;
+    proxy.cutAfterDownBytes = 1000;
+    const r2 = await replica(proxy.port, rdir);
+    await waitFor("the cut", () => proxy.cutAfterDownBytes === undefined, 15_000);
+    await expectConverged(l, r2, 60_000);
+    const st = await replicaStatus<{ reconnects: number }>(rdir, (s) => s.reconnects > 0);
+    expect(st.reconnects).toBeGreaterThan(0);
+  }, 180_000);
+
+  test("5. concurrent operations: 1,000 writes and 5,000 reads at once", async () => {
+    const l = await leader();
+    const r = await replica(l.replicationPort);
+    await write(l, sensors(0, 100));
+    const writes = Array.from({ length: 1000 }, (_, i) => write(l, [{ key: `c.${i % 20}`, ts: 1000 + i, value: i }]));
+    let readErrors = 0;
+    const reads = Array.from({ length: 5000 }, async (_, i) => {
+      const node = i % 2 ? r : l;
+      const res = await fetch(`http://${node.addr}/v1/${i % 3 ? "get" : "range"}?key=sensor.temp.line_${i % 100}`);
+      if (res.status !== 200) readErrors++;
+      await res.arrayBuffer();
+    });
+    await Promise.all([...writes, ...reads]);
+    expect(readErrors).toBe(0);
+    await expectConverged(l, r);
+    expect(((await contents(r))["c.7"] ?? []).length).toBe(50);
+  }, 120_000);
+
+  test("6a. crash recovery: the replica is SIGKILLed mid-catch-up and resumes without loss or duplication", async () => {
+    const l = await leader();
+    for (let i = 0; i < 50_000; i += 5000) await write(l, sensors(i, 5000, "big.s"));
+    const rdir = dir("replica");
+    for (let k = 0; k < 3; k++) {
+      const r = await replica(l.replicationPort, rdir);
+      await Bun.sleep(30 + k * 40);
+      await r.kill();
+    }
+    const r = await replica(l.replicationPort, rdir);
+    await expectConverged(l, r, 60_000);
+  }, 120_000);
+
+  test("6b. crash recovery: the leader is SIGKILLed mid-write; after a restart both hold the same acknowledged data", async () => {
+    const ldir = dir("leader");
+    let l = await startNode("leader", ["--data-dir", ldir, ...FAST_LEADER]);
+    const replicationPort = l.replicationPort;
+    cleanups.push(() => l.kill());
+    const r = await replica(replicationPort);
+    const acked: number[] = [];
+    let stop = false;
+    const writer = (async () => {
+      for (let b = 0; !stop; b++) {
+        try {
+          await write(l, sensors(b * 10, 10, "k.s"));
+          acked.push(b);
+        } catch {
+          return;
+        }
+      }
+    })();
+    await Bun.sleep(500);
+    await l.kill();
+    stop = true;
+    await writer;
+    l = await startNode("leader", ["--data-dir", ldir, ...FAST_LEADER, "--replication-port", String(replicationPort)]);
+    await expectConverged(l, r, 40_000);
+    const c = await contents(l);
+    for (const b of acked) {
+      const p = sensors(b * 10, 10, "k.s")[0]!;
+      expect(c[p.key]!.some(([ts]) => ts === p.ts)).toBe(true);
+    }
+  }, 120_000);
+
+  test("7. 10,000 entries replicated", async () => {
+    const l = await leader();
+    const r = await replica(l.replicationPort);
+    for (let i = 0; i < 10_000; i += 1000) await write(l, sensors(i, 1000, "ten.k"));
+    await expectConverged(l, r);
+    const c = await contents(r);
+    expect(Object.values(c).reduce((n, pts) => n + pts.length, 0)).toBe(10_000);
+  }, 60_000);
+
+  test("snapshot bootstrap: a replica joining after the leader dropped its old WAL gets the SSTables, then follows", async () => {
+    const l = await leader(["--wal-segment-size", "8KiB", "--memtable-size", "64KiB"]);
+    for (let i = 0; i < 20_000; i += 2000) await write(l, sensors(i, 2000, "snap.s"));
+    await waitFor("the leader to flush and drop old segments", async () => {
+      const s = (await getJson<{ db: { tables: number; walSegments: number } }>(l, "/v1/status")).db;
+      return s.tables > 0;
+    });
+    // Force everything into tables so the first segments can go.
+    await write(l, sensors(20_000, 3000, "snap.s"));
+    await waitFor("segment 1 to be deleted", async () => (await lastSeq(l)) > 0 && !(await segmentExists(l, 1)), 20_000);
+    const rdir = dir("replica");
+    const r = await replica(l.replicationPort, rdir);
+    await write(l, sensors(30_000, 100, "snap.s"));
+    await expectConverged(l, r, 40_000);
+    const st = await replicaStatus<{ snapshots: number }>(rdir, (s) => s.snapshots > 0);
+    expect(st.snapshots).toBe(1);
+  }, 120_000);
+
+  test("a wrong secret is refused and logged; the right one works", async () => {
+    const secret = join(dir("secret"), "s");
+    writeFileSync(secret, "correct horse battery staple\n");
+    const wrong = join(dir("secret"), "w");
+    writeFileSync(wrong, "incorrect horse battery staple\n");
+    const l = await leader(["--secret-file", secret]);
+    const bad = await replica(l.replicationPort, undefined, ["--secret-file", wrong]);
+    await waitFor("refusal", () => /wrong or missing replication secret/.test(bad.log()));
+    expect(l.log()).toMatch(/failed the secret check; refused/);
+    const none = await replica(l.replicationPort);
+    await waitFor("refusal", () => /requires a shared secret; start the replica with --secret-file/.test(none.log()));
+    const good = await replica(l.replicationPort, undefined, ["--secret-file", secret]);
+    await write(l, sensors(0, 10));
+    await expectConverged(l, good);
+    const rdir = bad.log().match(/data in (\S+)/)![1]!;
+    const st = await cli(["replica", "status", "--data-dir", rdir]);
+    expect(st.code).toBe(1);
+    expect(st.stdout).toMatch(/UNHEALTHY: replication stopped: leader refused: wrong or missing replication secret/);
+  }, 60_000);
+
+  test("a replica pointed at another leader stops with a clear message and keeps its data", async () => {
+    const l1 = await leader();
+    const l2 = await leader();
+    const rdir = dir("replica");
+    const r = await replica(l1.replicationPort, rdir);
+    await write(l1, sensors(0, 10));
+    await expectConverged(l1, r);
+    expect(await r.stop()).toBe(0);
+    const r2 = await replica(l2.replicationPort, rdir);
+    await waitFor("the refusal", () => /follows leader [0-9a-f]+; point it at its own leader/.test(r2.log()));
+    expect(Object.keys(await contents(r2)).length).toBe(10);
+  }, 60_000);
+
+  test("hostile peers get an error and are dropped; the leader keeps serving its replicas", async () => {
+    const l = await leader();
+    const r = await replica(l.replicationPort);
+    await write(l, sensors(0, 10));
+    await expectConverged(l, r);
+    const payloads: [string, Uint8Array | ((nonce: string) => Uint8Array)][] = [
+      ["random bytes", crypto.getRandomValues(new Uint8Array(4096))],
+      ["absurd length", new Uint8Array([0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0, FRAME_HELLO])],
+      ["bad CBOR", encodeFrame(FRAME_HELLO, new Uint8Array([0xff, 0xfe, 0x01]))],
+      ["not a HELLO", encodeControl(99, { x: 1 })],
+      ["future position", () => encodeControl(FRAME_HELLO, { protocol: 1, replicaId: "evil", leaderId: null, nonce: "n", position: { segment: 999, offset: 5 } })],
+      ["old protocol", () => encodeControl(FRAME_HELLO, { protocol: 0, replicaId: "old", leaderId: null, nonce: "n", position: null })],
+      ["HELLO with wrong types", () => encodeFrame(FRAME_HELLO, encode({ protocol: "1", replicaId: 5 }))],
+    ];
+    for (const [name, p] of payloads) {
+      const answer = await rawExchange(l.replicationPort, p);
+      expect({ name, closed: answer.closed }).toEqual({ name, closed: true });
+      if (answer.error) expect(answer.error.message.length).toBeGreaterThan(5);
+    }
+    const future = await rawExchange(l.replicationPort, payloads[4]![1]);
+    expect(future.error?.code).toBe("AHEAD");
+    await write(l, sensors(10, 10));
+    await expectConverged(l, r);
+    expect(l.log()).toMatch(/disconnecting it/);
+  }, 60_000);
+});
+
+async function segmentExists(l: RunningNode, segment: number): Promise<boolean> {
+  const ddir = l.log().match(/data in (\S+),/)![1]!;
+  return Bun.file(join(ddir, "wal", String(segment).padStart(12, "0") + ".wal")).exists();
+}
+
+/** Connects to a leader's replication port, sends `p`, and reports how the leader answered. */
+async function rawExchange(port: number, p: Uint8Array | ((nonce: string) => Uint8Array)): Promise<{ closed: boolean; error?: { code: string; message: string } }> {
+  return await new Promise((resolve) => {
+    const d = new FrameDecoder();
+    let error: { code: string; message: string } | undefined;
+    const timer = setTimeout(() => resolve({ closed: false, error }), 5000);
+    Bun.connect({
+      hostname: "127.0.0.1",
+      port,
+      socket: {
+        data(socket, chunk) {
+          d.push(chunk);
+          for (let f = d.next(); f; f = d.next()) {
+            if (f.type === FRAME_SERVER_HELLO) {
+              const nonce = decodeControl(f.payload).nonce as string;
+              socket.write(typeof p === "function" ? p(nonce) : p);
+            } else if (f.type === FRAME_ERROR) {
+              error = decodeControl(f.payload) as { code: string; message: string };
+            }
+          }
+        },
+        close() {
+          clearTimeout(timer);
+          resolve({ closed: true, error });
+        },
+        error() {
+          clearTimeout(timer);
+          resolve({ closed: true, error });
+        },
+      },
+    });
+  });
+}
