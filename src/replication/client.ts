@@ -178,7 +178,7 @@ export class ReplicationClient {
           this.state.state = `stopped: ${e.message}`;
           this.state.lastError = e.message;
           this.log.error(`cityhall/replication: ${e.message}; replication stopped (reads still served)`);
-          this.dirty = true;
+          await this.save(); // cron's `replica status` must see this at once
           return;
         }
         this.state.lastError = (e as Error).message;

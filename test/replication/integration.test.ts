@@ -239,6 +239,7 @@ describe("replication", () => {
     await write(l, sensors(0, 10));
     await expectConverged(l, good);
     const rdir = bad.log().match(/data in (\S+)/)![1]!;
+    await replicaStatus<{ state: string }>(rdir, (s) => s.state.startsWith("stopped"));
     const st = await cli(["replica", "status", "--data-dir", rdir]);
     expect(st.code).toBe(1);
     expect(st.stdout).toMatch(/UNHEALTHY: replication stopped: leader refused: wrong or missing replication secret/);
