@@ -22,7 +22,6 @@ import type { Vfs, VfsFile } from "../vfs/vfs.ts";
 import { PositionMismatchError } from "../wal/follower.ts";
 import { backoffDelayMs } from "./backoff.ts";
 import {
-  FRAME_ACK,
   FRAME_DATA,
   FRAME_ERROR,
   FRAME_HEARTBEAT,
@@ -41,6 +40,7 @@ import {
   decodeControl,
   decodeData,
   decodeSnapshotChunk,
+  encodeAck,
   encodeControl,
   parseError,
   parseHeartbeat,
@@ -79,6 +79,8 @@ export interface ReplicationClientOptions {
 
 const FATAL: ReadonlySet<ErrorCode> = new Set(["VERSION", "AUTH", "WRONG_LEADER", "AHEAD", "FORGOTTEN"]);
 const SNAPSHOT_DIR = "snapshot";
+/** ACKs are sent at most this long after the frame they acknowledge. */
+const ACK_DELAY_MS = 50;
 
 class FatalError extends Error {}
 
@@ -214,10 +216,13 @@ export class ReplicationClient {
       let processing: Promise<void> = Promise.resolve();
       let settled = false;
       let timer: ReturnType<typeof setInterval> | null = null;
+      let ackTimer: ReturnType<typeof setTimeout> | null = null;
+      let pendingAck: { segment: number; offset: number; seq: number } | null = null;
       const finish = (err?: Error) => {
         if (settled) return;
         settled = true;
         if (timer) clearInterval(timer);
+        if (ackTimer) clearTimeout(ackTimer);
         this.connected = false;
         this.socket?.end();
         this.socket = null;
@@ -298,7 +303,15 @@ export class ReplicationClient {
             this.state.bytesReceived += d.raw.length;
             this.noteCaughtUp();
             this.dirty = true;
-            send(encodeControl(FRAME_ACK, { segment: d.segment, offset: d.offset + d.raw.length, seq: r.lastSeq }));
+            // Delayed acknowledgement: one ACK covers every frame applied in the next few ms.
+            pendingAck = { segment: d.segment, offset: d.offset + d.raw.length, seq: r.lastSeq };
+            if (!ackTimer) {
+              ackTimer = setTimeout(() => {
+                ackTimer = null;
+                if (pendingAck && !settled) send(encodeAck(pendingAck));
+                pendingAck = null;
+              }, ACK_DELAY_MS);
+            }
             return;
           }
           case FRAME_SNAPSHOT_BEGIN:

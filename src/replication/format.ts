@@ -13,6 +13,8 @@
 //   The raw bytes are whole WAL records (or the 16-byte segment header followed by whole
 //   records when offsetBytes is 0), exactly as they sit in the leader's segment file at
 //   [offsetBytes, offsetBytes + rawBytes).
+// ACK is binary too (it follows every DATA frame, so it is kept cheap to parse):
+//   u64 segmentNo | u64 offsetBytes | u64 seq     the replica has applied and synced up to there
 // SNAPSHOT_CHUNK carries file bytes:
 //   u32 fileNo | u64 offsetBytes | u8 compression | body      (compression as for DATA)
 //
@@ -29,7 +31,7 @@
 //   leader  -> SNAPSHOT_BEGIN {id, flushedSeq, tables: [TableMeta], follow: {segment, offset}}
 //              SNAPSHOT_CHUNK ... SNAPSHOT_END {id}, then DATA from `follow`
 //   both    -> HEARTBEAT {timeMs, lastSeq?, position?} at least every heartbeat interval
-//   replica -> ACK {segment, offset, seq} after applying (and persisting) a DATA frame
+//   replica -> ACK (binary) after applying (and syncing) a DATA frame
 
 export const REPLICATION_PROTOCOL_VERSION = 1; // FROZEN
 
@@ -50,6 +52,7 @@ export const FRAME_SNAPSHOT_END = 10; // FROZEN
 
 export const DATA_HEADER_BYTES = 21; // FROZEN: u64 + u64 + u32 + u8
 export const SNAPSHOT_CHUNK_HEADER_BYTES = 13; // FROZEN: u32 + u64 + u8
+export const ACK_BYTES = 24; // FROZEN: u64 + u64 + u64
 export const COMPRESSION_NONE = 0; // FROZEN
 export const COMPRESSION_ZSTD = 1; // FROZEN
 

@@ -5,9 +5,11 @@ import { decode, encode } from "cborg";
 import { ByteReader, ByteWriter } from "../codec/bytes.ts";
 import type { TableMeta } from "../manifest/format.ts";
 import {
+  ACK_BYTES,
   COMPRESSION_NONE,
   COMPRESSION_ZSTD,
   DATA_HEADER_BYTES,
+  FRAME_ACK,
   FRAME_DATA,
   FRAME_SNAPSHOT_CHUNK,
   MAX_FRAME_PAYLOAD_BYTES,
@@ -145,9 +147,22 @@ export function parseError(m: Record<string, unknown>): ErrorMessage {
   return { code: (typeof m.code === "string" ? m.code : "PROTOCOL") as ErrorCode, message: typeof m.message === "string" ? m.message : "(no message)" };
 }
 
-export function parseAck(m: Record<string, unknown>): Ack {
-  need(isInt(m.segment) && isInt(m.offset) && isInt(m.seq), "ack {segment, offset, seq}");
-  return { segment: m.segment, offset: m.offset, seq: m.seq };
+export function encodeAck(a: Ack): Uint8Array {
+  const w = new ByteWriter(ACK_BYTES);
+  w.u64(a.segment);
+  w.u64(a.offset);
+  w.u64(a.seq);
+  return encodeFrame(FRAME_ACK, w.bytes());
+}
+
+export function decodeAck(payload: Uint8Array): Ack {
+  if (payload.length !== ACK_BYTES) throw new ProtocolError(`ACK of ${payload.length} bytes, expected ${ACK_BYTES}`);
+  const r = new ByteReader(payload, "replication");
+  try {
+    return { segment: r.u64(), offset: r.u64(), seq: r.u64() };
+  } catch (e) {
+    throw new ProtocolError(`malformed ACK: ${(e as Error).message}`);
+  }
 }
 
 export function parseHeartbeat(m: Record<string, unknown>): Heartbeat {

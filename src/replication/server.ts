@@ -40,7 +40,7 @@ import {
   encodeControl,
   encodeData,
   encodeSnapshotChunk,
-  parseAck,
+  decodeAck,
   parseHeartbeat,
   parseHello,
 } from "./messages.ts";
@@ -71,6 +71,7 @@ const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const WINDOW_BYTES = 16 * 1024 * 1024;
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 const SNAPSHOT_PIN_GRACE_MS = 10 * 60_000;
+const FRAME_CACHE_BYTES = 32 * 1024 * 1024;
 
 interface SocketData {
   session?: Session;
@@ -95,11 +96,16 @@ export class ReplicationServer {
   private holdFrom: number | undefined;
   private unsubscribe: (() => void) | null = null;
   private readonly pins = new Map<string, PinnedSnapshot>();
-  readonly frameCache = new Map<string, Uint8Array>();
+  /** Recently built DATA frames (or builds under way) by "segment:offset", shared by all sessions. */
+  private readonly frameCache = new Map<string, Promise<{ frame: Uint8Array; rawBytes: number }>>();
+  private readonly frameCacheSizes = new Map<string, number>();
+  private frameCacheBytes = 0;
   readonly heartbeatMs: number;
   readonly timeoutMs: number;
   readonly chunkBytes: number;
   bytesSent = 0;
+  framesSent = 0;
+  acksReceived = 0;
   snapshotsSent = 0;
 
   constructor(
@@ -116,6 +122,8 @@ export class ReplicationServer {
       m.collect("cityhall_replication_replicas_connected", "Replicas connected to this leader.", "gauge", () => this.sessions.size);
       m.collect("cityhall_replication_replicas_known", "Replicas this leader keeps WAL for.", "gauge", () => this.records.size);
       m.collect("cityhall_replication_sent_bytes_total", "Bytes sent to replicas (frames, on the socket).", "counter", () => this.bytesSent);
+      m.collect("cityhall_replication_frames_sent_total", "Frames sent to replicas.", "counter", () => this.framesSent);
+      m.collect("cityhall_replication_acks_received_total", "Acknowledgements received from replicas.", "counter", () => this.acksReceived);
       m.collect("cityhall_replication_snapshots_sent_total", "Snapshots sent to replicas.", "counter", () => this.snapshotsSent);
       m.collect("cityhall_replication_replica_lag_sequences", "Write batches a replica has not acknowledged.", "gauge", () =>
         [...this.records.values()].map((r) => [{ replica: r.replicaId }, Math.max(0, this.db.dataSequence - r.ackedSeq)] as [Record<string, string>, number]),
@@ -181,6 +189,33 @@ export class ReplicationServer {
     }
     this.pins.clear();
     await this.saveIfDirty(true);
+  }
+
+  /**
+   * The DATA frame for WAL bytes starting at (segment, offset), built once and shared by
+   * every session: `read` supplies the raw bytes when no frame (or build) exists yet.
+   */
+  frameAt(segment: number, offset: number, read: () => Uint8Array | null): Promise<{ frame: Uint8Array; rawBytes: number } | null> {
+    const key = `${segment}:${offset}`;
+    const hit = this.frameCache.get(key);
+    if (hit) return hit;
+    const raw = read();
+    if (!raw) return Promise.resolve(null);
+    const build = (raw.length > 64 ? Bun.zstdCompress(raw, { level: 3 }) : Promise.resolve(null)).then((z) => ({
+      frame: encodeData(segment, offset, raw, z),
+      rawBytes: raw.length,
+    }));
+    this.frameCache.set(key, build);
+    this.frameCacheBytes += raw.length;
+    for (const [k] of this.frameCache) {
+      if (this.frameCacheBytes <= FRAME_CACHE_BYTES) break;
+      this.frameCache.delete(k);
+      this.frameCacheBytes -= this.frameCacheSizes.get(k) ?? 0;
+      this.frameCacheSizes.delete(k);
+    }
+    this.frameCacheSizes.set(key, raw.length);
+    build.catch(() => this.frameCache.delete(key));
+    return build;
   }
 
   removeSession(s: Session): void {
@@ -342,8 +377,10 @@ class Session {
   private pos: Position | null = null;
   /** Raw WAL bytes sent but not acknowledged, by frame. */
   private inFlight: { segment: number; end: number; bytes: number }[] = [];
+  private inFlightHead = 0;
   private inFlightBytes = 0;
   private wakeUp: (() => void) | null = null;
+  private wokenEarly = false;
   private lastHeardMs = Date.now();
   private lastSentMs = Date.now();
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -382,6 +419,7 @@ class Session {
     if (this.replicaId && now - this.lastSentMs >= this.server.heartbeatMs) {
       this.send(encodeControl(FRAME_HEARTBEAT, { timeMs: now, lastSeq: this.server.db.dataSequence }));
     }
+    this.wake(); // safety net: a pump never waits longer than this tick for a missed wake-up
   }
 
   onData(chunk: Uint8Array): void {
@@ -412,7 +450,7 @@ class Session {
     }
     switch (type) {
       case FRAME_ACK:
-        this.onAck(parseAck(decodeControl(payload)));
+        this.onAck(decodeAck(payload));
         return;
       case FRAME_HEARTBEAT:
         parseHeartbeat(decodeControl(payload));
@@ -480,42 +518,58 @@ class Session {
 
   private onAck(a: { segment: number; offset: number; seq: number }): void {
     const r = this.record!;
+    this.server.acksReceived++;
     // Acknowledgements may only cover what was sent.
     if (this.pos && (a.segment > this.pos.segment || (a.segment === this.pos.segment && a.offset > this.pos.offset))) {
       throw new ProtocolError(`ACK for ${segmentFileName(a.segment)} offset ${a.offset}, beyond what was sent`);
     }
     let freed = 0;
-    while (this.inFlight.length) {
-      const f = this.inFlight[0]!;
+    let head = this.inFlightHead;
+    while (head < this.inFlight.length) {
+      const f = this.inFlight[head]!;
       if (f.segment < a.segment || (f.segment === a.segment && f.end <= a.offset)) {
         freed += f.bytes;
-        this.inFlight.shift();
+        head++;
       } else break;
     }
+    // Drop acknowledged entries in bulk, not one shift() at a time.
+    if (head > 1024 || head === this.inFlight.length) {
+      this.inFlight = this.inFlight.slice(head);
+      head = 0;
+    }
+    this.inFlightHead = head;
+    const wasBlocked = this.inFlightBytes > WINDOW_BYTES;
     this.inFlightBytes -= freed;
     r.position = { segment: a.segment, offset: a.offset };
     r.ackedSeq = Math.max(r.ackedSeq, a.seq);
     r.needsSnapshot = false;
     this.server.touch(r);
-    this.wake();
+    // Only a pump held back by the window needs waking; commits wake the others.
+    if (wasBlocked && this.inFlightBytes <= WINDOW_BYTES) this.wake();
   }
 
+  /** Wakes the pump; a wake-up while it is busy is remembered for its next sleep. */
   wake(): void {
     const w = this.wakeUp;
+    if (!w) {
+      this.wokenEarly = true;
+      return;
+    }
     this.wakeUp = null;
-    w?.();
+    w();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /**
+   * Waits for a wake-up (a commit, a drained socket, an acknowledgement that reopens the
+   * window) with no timer of its own: tick() wakes every pump each heartbeat as a safety net.
+   */
+  private sleep(): Promise<void> {
+    if (this.wokenEarly) {
+      this.wokenEarly = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wakeUp = null;
-        resolve();
-      }, ms);
-      this.wakeUp = () => {
-        clearTimeout(t);
-        resolve();
-      };
+      this.wakeUp = resolve;
     });
   }
 
@@ -542,7 +596,7 @@ class Session {
       const f = srv.vfs.open(joinPath(snap.sstDir, sstFileName(t.fileNo)), "read");
       try {
         for (let off = Math.min(have[String(t.fileNo)] ?? 0, t.sizeBytes); off < t.sizeBytes; ) {
-          while (!this.closed && this.queuedBytes > HIGH_WATER_BYTES) await this.sleep(this.server.heartbeatMs);
+          while (!this.closed && this.queuedBytes > HIGH_WATER_BYTES) await this.sleep();
           if (this.closed) return;
           const buf = new Uint8Array(Math.min(SNAPSHOT_CHUNK_BYTES, t.sizeBytes - off));
           const n = f.read(buf, off);
@@ -578,7 +632,7 @@ class Session {
     const srv = this.server;
     while (!this.closed) {
       if (this.queuedBytes > HIGH_WATER_BYTES || this.inFlightBytes > WINDOW_BYTES) {
-        await this.sleep(srv.heartbeatMs);
+        await this.sleep();
         continue;
       }
       const pos = this.pos!;
@@ -592,21 +646,18 @@ class Session {
       }
       const end = pos.segment === active.segmentNo ? active.durableEndBytes : f.size();
       if (pos.offset < end) {
-        const raw = readWholeRecords(f, pos.offset, end, srv.chunkBytes);
-        if (raw.length > 0) {
-          const key = `${pos.segment}:${pos.offset}:${raw.length}`;
-          let frame = srv.frameCache.get(key);
-          if (!frame) {
-            const z = raw.length > 64 ? await Bun.zstdCompress(raw, { level: 3 }) : null;
-            frame = encodeData(pos.segment, pos.offset, raw, z);
-            srv.frameCache.set(key, frame);
-            if (srv.frameCache.size > 32) srv.frameCache.delete(srv.frameCache.keys().next().value!);
-          }
+        // Sessions woken by the same commit ask for the same frame at the same moment: the
+        // first builds it (read + compress), the others await that same build.
+        const chunk = await srv.frameAt(pos.segment, pos.offset, () => {
+          const raw = readWholeRecords(f, pos.offset, end, srv.chunkBytes);
+          return raw.length > 0 ? raw : null;
+        });
+        if (chunk) {
           if (this.closed) return;
-          this.send(frame);
-          this.inFlight.push({ segment: pos.segment, end: pos.offset + raw.length, bytes: raw.length });
-          this.inFlightBytes += raw.length;
-          pos.offset += raw.length;
+          this.send(chunk.frame);
+          this.inFlight.push({ segment: pos.segment, end: pos.offset + chunk.rawBytes, bytes: chunk.rawBytes });
+          this.inFlightBytes += chunk.rawBytes;
+          pos.offset += chunk.rawBytes;
           continue;
         }
       }
@@ -617,7 +668,7 @@ class Session {
           continue;
         }
       }
-      await this.sleep(srv.heartbeatMs);
+      await this.sleep();
     }
   }
 
@@ -625,6 +676,7 @@ class Session {
     if (this.closed) return;
     this.lastSentMs = Date.now();
     this.server.bytesSent += frame.length;
+    this.server.framesSent++;
     if (this.queue.length === 0) {
       const n = this.socket.write(frame);
       if (n === frame.length) return;

@@ -134,7 +134,14 @@ export function loadStateFile<T>(vfs: Vfs, dataDir: string, file: string, decode
   return decode(bytes, path);
 }
 
+const madeDirs = new WeakMap<Vfs, Set<string>>();
+
 export async function saveStateFile(vfs: Vfs, dataDir: string, file: string, magic: number, doc: unknown): Promise<void> {
-  vfs.mkdirp(joinPath(dataDir, REPLICATION_DIR));
+  let made = madeDirs.get(vfs);
+  if (!made) madeDirs.set(vfs, (made = new Set()));
+  if (!made.has(dataDir)) {
+    vfs.mkdirp(joinPath(dataDir, REPLICATION_DIR));
+    made.add(dataDir);
+  }
   await writeFileAtomic(vfs, statePath(dataDir, file), encodeCheckedCbor(magic, STATE_FORMAT_VERSION, doc));
 }

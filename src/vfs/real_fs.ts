@@ -9,14 +9,18 @@ class RealFile implements VfsFile {
   readonly path: string;
   private fd: number;
   private sizeBytes: number;
+  private readonly readOnly: boolean;
   constructor(path: string, mode: OpenMode) {
     this.path = path;
+    this.readOnly = mode === "read";
     const flags = mode === "read" ? "r" : mode === "append" ? "r+" : "w+";
     this.fd = fs.openSync(path, flags, 0o644);
     this.sizeBytes = fs.fstatSync(this.fd).size;
   }
   size(): number {
-    return this.sizeBytes;
+    // A read-only handle may watch a file another handle appends to (a WAL segment being
+    // shipped to replicas): ask the OS. A writable handle knows its own size.
+    return this.readOnly ? fs.fstatSync(this.fd).size : this.sizeBytes;
   }
   read(buf: Uint8Array, positionBytes: number): number {
     return fs.readSync(this.fd, buf, 0, buf.length, positionBytes);

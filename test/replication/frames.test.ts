@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { FRAME_DATA, FRAME_HEADER_BYTES, FRAME_HELLO, MAX_FRAME_PAYLOAD_BYTES } from "../../src/replication/format.ts";
 import { FrameDecoder, ProtocolError, encodeFrame } from "../../src/replication/frame_codec.ts";
-import { decodeControl, decodeData, encodeControl, encodeData, parseAck, parseHello, parseSnapshotBegin } from "../../src/replication/messages.ts";
+import { decodeAck, decodeControl, decodeData, encodeAck, encodeControl, encodeData, parseHello, parseSnapshotBegin } from "../../src/replication/messages.ts";
 import { encode } from "cborg";
 
 describe("replication frames", () => {
@@ -46,7 +46,9 @@ describe("replication frames", () => {
     expect(() => decodeControl(encode([1, 2]))).toThrow(/not a CBOR map/);
     expect(() => parseHello({ protocol: 1, replicaId: "r1", leaderId: null, nonce: "n", position: { segment: -1, offset: 0 } })).toThrow(/position/);
     expect(() => parseHello({ protocol: 1, replicaId: "has space", leaderId: null, nonce: "n" })).toThrow(/replicaId/);
-    expect(() => parseAck({ segment: 1, offset: "x", seq: 1 })).toThrow(/ack/);
+    expect(() => decodeAck(new Uint8Array(23))).toThrow(/ACK of 23 bytes/);
+    const ack = encodeAck({ segment: 2, offset: 4096, seq: 77 });
+    expect(decodeAck(ack.subarray(FRAME_HEADER_BYTES))).toEqual({ segment: 2, offset: 4096, seq: 77 });
     expect(() => parseSnapshotBegin({ id: "x", flushedSeq: 1, tables: [{ fileNo: 1 }], follow: { segment: 1, offset: 0 } })).toThrow(/tables/);
     for (let i = 0; i < 300; i++) {
       const junk = crypto.getRandomValues(new Uint8Array(1 + (i % 64)));
