@@ -232,7 +232,7 @@ describe("replication", () => {
     const l = await leader(["--secret-file", secret]);
     const bad = await replica(l.replicationPort, undefined, ["--secret-file", wrong]);
     await waitFor("refusal", () => /wrong or missing replication secret/.test(bad.log()));
-    expect(l.log()).toMatch(/failed the secret check; refused/);
+    await waitFor("the leader's log line", () => /failed the secret check; refused/.test(l.log()));
     const none = await replica(l.replicationPort);
     await waitFor("refusal", () => /requires a shared secret; start the replica with --secret-file/.test(none.log()));
     const good = await replica(l.replicationPort, undefined, ["--secret-file", secret]);
@@ -281,7 +281,7 @@ describe("replication", () => {
     expect(future.error?.code).toBe("AHEAD");
     await write(l, sensors(10, 10));
     await expectConverged(l, r);
-    expect(l.log()).toMatch(/disconnecting it/);
+    await waitFor("the leader's log line", () => /disconnecting it/.test(l.log()));
   }, 60_000);
 });
 
