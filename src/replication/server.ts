@@ -497,6 +497,12 @@ class Session {
       if (!seg) needSnapshot = true;
       else this.pos = { ...p };
     }
+    if (this.pos) {
+      // The replica holds everything before its position: keep the WAL from there on.
+      record.position = { ...this.pos };
+      srv.markDirty();
+      srv.recomputeHold();
+    }
     this.send(
       encodeControl(FRAME_WELCOME, {
         leaderId: srv.db.nodeId,

@@ -245,6 +245,66 @@ describe("replication", () => {
     expect(st.stdout).toMatch(/UNHEALTHY: replication stopped: leader refused: wrong or missing replication secret/);
   }, 60_000);
 
+  test("the leader keeps the WAL a known replica still needs, and a forgotten replica is dropped", async () => {
+    const l = await leader(["--wal-segment-size", "8KiB", "--memtable-size", "64KiB"]);
+    const rdir = dir("replica");
+    let r = await replica(l.replicationPort, rdir);
+    await write(l, sensors(0, 100, "hold.s"));
+    await expectConverged(l, r);
+    expect(await r.stop()).toBe(0);
+    // Many flushes and segment rolls while the replica is away.
+    for (let i = 100; i < 20_100; i += 2000) await write(l, sensors(i, 2000, "hold.s"));
+    await waitFor("flushes", async () => (await getJson<{ db: { tables: number } }>(l, "/v1/status")).db.tables > 0);
+    expect(await segmentExists(l, 1)).toBe(true); // held for the replica
+    r = await replica(l.replicationPort, rdir);
+    await expectConverged(l, r, 40_000);
+    const st = await replicaStatus<{ snapshots: number; entriesApplied: number }>(rdir, (x) => x.entriesApplied >= 20_100);
+    expect(st.snapshots).toBe(0); // caught up from the WAL, not a snapshot
+    const id = (await getJson<{ replicas: { replicaId: string }[] }>(l, "/v1/replicas")).replicas[0]!.replicaId;
+    const forgot = await cli(["leader", "replicas", "--forget", id, "--addr", l.addr]);
+    expect(forgot.stdout).toBe(`OK forgot ${id}\n`);
+    await waitFor("the replica to stop", () => /this leader was told to forget this replica/.test(r.log()));
+    expect((await getJson<{ replicas: unknown[] }>(l, "/v1/replicas")).replicas).toEqual([]);
+  }, 90_000);
+
+  test("a replica that fell behind --wal-retention-bytes bootstraps from a snapshot, then follows", async () => {
+    const l = await leader(["--wal-segment-size", "8KiB", "--memtable-size", "64KiB", "--wal-retention-bytes", "16KiB"]);
+    const rdir = dir("replica");
+    let r = await replica(l.replicationPort, rdir);
+    await write(l, sensors(0, 100, "lag.s"));
+    await expectConverged(l, r);
+    expect(await r.stop()).toBe(0);
+    for (let i = 100; i < 30_100; i += 2000) await write(l, sensors(i, 2000, "lag.s"));
+    await waitFor("the held WAL to be released", async () => !(await segmentExists(l, 1)), 20_000);
+    expect(l.log()).toMatch(/fell behind the WAL retention bound; it will bootstrap from a snapshot/);
+    r = await replica(l.replicationPort, rdir);
+    await expectConverged(l, r, 40_000);
+    const st = await replicaStatus<{ snapshots: number }>(rdir, (x) => x.snapshots > 0);
+    expect(st.snapshots).toBe(1);
+  }, 90_000);
+
+  test("TLS on the replication link: a replica with the leader's CA follows; one without TLS or with another CA does not", async () => {
+    if (!Bun.which("openssl")) {
+      console.warn("openssl not installed: skipping the TLS test");
+      return;
+    }
+    const tls = dir("tls");
+    const mk = (name: string) =>
+      Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(tls, `${name}.key`), "-out", join(tls, `${name}.pem`), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]);
+    mk("leader");
+    mk("other");
+    const l = await leader(["--tls-cert", join(tls, "leader.pem"), "--tls-key", join(tls, "leader.key")]);
+    const good = await replica(l.replicationPort, undefined, ["--tls-ca", join(tls, "leader.pem")]);
+    const plain = await replica(l.replicationPort);
+    const wrongCa = await replica(l.replicationPort, undefined, ["--tls-ca", join(tls, "other.pem")]);
+    await write(l, sensors(0, 50));
+    await expectConverged(l, good);
+    await waitFor("the plain replica to fail", () => /reconnecting/.test(plain.log()));
+    await waitFor("the wrong-CA replica to fail", () => /reconnecting/.test(wrongCa.log()));
+    expect(Object.keys(await contents(plain)).length).toBe(0);
+    expect(Object.keys(await contents(wrongCa)).length).toBe(0);
+  }, 60_000);
+
   test("a replica pointed at another leader stops with a clear message and keeps its data", async () => {
     const l1 = await leader();
     const l2 = await leader();
