@@ -305,6 +305,35 @@ describe("replication", () => {
     expect(Object.keys(await contents(wrongCa)).length).toBe(0);
   }, 60_000);
 
+  test("replica status exits 2 when the state cannot be read; the leader refuses an open replication port without a secret; replica metrics", async () => {
+    const empty = dir("empty");
+    const none = await cli(["replica", "status", "--data-dir", empty]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/holds no replica state/);
+    const bad = dir("bad");
+    Bun.spawnSync(["mkdir", "-p", join(bad, "replication")]);
+    writeFileSync(join(bad, "replication", "replica.state"), "garbage");
+    const broken = await cli(["replica", "status", "--data-dir", bad]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/cannot read the replica state/);
+    const open = await cli(["leader", "--data-dir", dir("open"), "--port", "0", "--replication-port", "0", "--replication-host", "0.0.0.0"]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/accepts replicas from other machines; give a shared secret with --secret-file/);
+    const l = await leader();
+    const r = await replica(l.replicationPort);
+    await write(l, sensors(0, 10));
+    await expectConverged(l, r);
+    for (const n of [l, r]) {
+      const text = await (await fetch(`http://${n.addr}/metrics`)).text();
+      expect(text).toMatch(n === l ? /^cityhall_replication_replicas_connected 1$/m : /^cityhall_replication_applied_sequence \d+$/m);
+      const promtool = Bun.which("promtool");
+      if (promtool) {
+        const p = Bun.spawnSync([promtool, "check", "metrics"], { stdin: new TextEncoder().encode(text) });
+        expect(p.stdout.toString() + p.stderr.toString()).toBe("");
+      }
+    }
+  }, 60_000);
+
   test("a replica pointed at another leader stops with a clear message and keeps its data", async () => {
     const l1 = await leader();
     const l2 = await leader();
