@@ -17,18 +17,24 @@ export interface RunningNode {
 }
 
 /** Starts `cityhall <role> ...args` on free ports and waits until it is ready. */
-export async function startNode(role: "leader" | "replica", args: string[], env: Record<string, string> = {}): Promise<RunningNode> {
+export async function startNode(
+  role: "leader" | "replica",
+  args: string[],
+  env: Record<string, string> = {},
+  command: string[] = [bunBin, MAIN],
+  options: { cwd?: string; readyTimeoutMs?: number } = {},
+): Promise<RunningNode> {
   const defaults = ["--port", "0", ...(role === "leader" ? ["--replication-port", "0"] : [])];
   const wanted: string[] = [];
   for (let i = 0; i < defaults.length; i += 2) if (!args.includes(defaults[i]!)) wanted.push(defaults[i]!, defaults[i + 1]!);
-  const full = [bunBin, MAIN, role, ...wanted, ...args];
-  const proc = Bun.spawn(full, { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...env } });
+  const full = [...command, role, ...wanted, ...args];
+  const proc = Bun.spawn(full, { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, ...env }, cwd: options.cwd });
   let logText = "";
   const decoder = new TextDecoder();
   const reader = proc.stderr.getReader();
   let port = 0;
   let replicationPort = 0;
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 15_000);
   while (!port) {
     if (Date.now() > deadline) throw new Error(`node did not start:\n${logText}`);
     const r = await reader.read();
