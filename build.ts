@@ -44,6 +44,8 @@ if (wantXz && !Bun.which("xz")) {
 
 const sha256 = (data: Uint8Array) => new Bun.CryptoHasher("sha256").update(data).digest("hex");
 const release = join(DIST, "release", VERSION);
+// A full build starts the release over; a partial one (--target) keeps the other targets.
+if (!asked.length) rmSync(release, { recursive: true, force: true });
 mkdirSync(release, { recursive: true });
 const sums = new Map<string, string>();
 try {
@@ -53,6 +55,14 @@ try {
   }
 } catch {
   // first build of this version
+}
+// Artefacts of the targets being rebuilt are replaced; drop their old entries and files.
+for (const name of names) {
+  for (const suffix of ["", ".gz", ".xz"]) {
+    sums.delete(`cityhall-${name}${suffix}`);
+    rmSync(join(release, `cityhall-${name}${suffix}`), { force: true });
+    rmSync(join(DIST, `cityhall-${name}${suffix}`), { force: true });
+  }
 }
 
 for (const name of names) {
