@@ -8,6 +8,7 @@ import { registerEngineMetrics } from "./engine_metrics.ts";
 import { HttpApi } from "./http_api.ts";
 import type { HttpLimits } from "./http_api.ts";
 import { Registry } from "./metrics.ts";
+import { isLoopback, requireTokenOffLoopback, startParts, stopParts } from "./node_lifecycle.ts";
 import { ReplicationServer } from "../replication/server.ts";
 import { RealFs } from "../vfs/real_fs.ts";
 
@@ -33,10 +34,6 @@ export interface LeaderOptions {
   logger: Logger;
 }
 
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 export class LeaderNode {
   private stopping: Promise<void> | null = null;
 
@@ -48,12 +45,7 @@ export class LeaderNode {
   ) {}
 
   static async start(o: LeaderOptions): Promise<LeaderNode> {
-    if (!isLoopback(o.host) && !o.token) {
-      throw new InvalidArgumentError(
-        "leader",
-        `--host ${o.host} exposes the API beyond this machine; set a token with --token or CITYHALL_TOKEN (or bind 127.0.0.1)`,
-      );
-    }
+    requireTokenOffLoopback("leader", o.host, o.token);
     if (!isLoopback(o.replicationHost) && !o.secret) {
       throw new InvalidArgumentError(
         "leader",
@@ -102,15 +94,7 @@ export class LeaderNode {
       metrics,
       o.logger,
     );
-    try {
-      await replication.start();
-      http.start();
-    } catch (e) {
-      await replication.stop().catch(() => {});
-      await http.stop(true);
-      await db.close();
-      throw e;
-    }
+    await startParts(db, http, replication);
     return new LeaderNode(db, http, replication, o.logger);
   }
 
@@ -121,12 +105,7 @@ export class LeaderNode {
   /** Orderly stop; calling it again returns the same promise. */
   shutdown(): Promise<void> {
     if (!this.stopping) {
-      this.stopping = (async () => {
-        await this.replication.stop();
-        await this.http.stop(false);
-        await this.db.close();
-        this.log.info("cityhall: stopped cleanly; all data is on disk");
-      })();
+      this.stopping = stopParts(this.db, this.http, this.replication, this.log, "leader");
     }
     return this.stopping;
   }

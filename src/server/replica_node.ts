@@ -9,8 +9,7 @@ import { RealFs } from "../vfs/real_fs.ts";
 import { registerEngineMetrics } from "./engine_metrics.ts";
 import { HttpApi } from "./http_api.ts";
 import type { HttpLimits } from "./http_api.ts";
-import { isLoopback } from "./leader_node.ts";
-import { InvalidArgumentError } from "../errors.ts";
+import { requireTokenOffLoopback, startParts, stopParts } from "./node_lifecycle.ts";
 import { Registry } from "./metrics.ts";
 
 export interface ReplicaOptions {
@@ -40,9 +39,7 @@ export class ReplicaNode {
   ) {}
 
   static async start(o: ReplicaOptions): Promise<ReplicaNode> {
-    if (!isLoopback(o.host) && !o.token) {
-      throw new InvalidArgumentError("replica", `--host ${o.host} exposes the API beyond this machine; set a token with --token or CITYHALL_TOKEN (or bind 127.0.0.1)`);
-    }
+    requireTokenOffLoopback("replica", o.host, o.token);
     const startedMs = Date.now();
     const vfs = new RealFs();
     const db = await Db.open(o.dataDir, { role: "replica", memtableBytes: o.memtableBytes, logger: o.logger, vfs });
@@ -86,26 +83,13 @@ export class ReplicaNode {
       metrics,
       o.logger,
     );
-    try {
-      await replication.start();
-      http.start();
-    } catch (e) {
-      await replication.stop().catch(() => {});
-      await http.stop(true);
-      await db.close();
-      throw e;
-    }
+    await startParts(db, http, replication);
     return new ReplicaNode(db, http, replication, o.logger);
   }
 
   shutdown(): Promise<void> {
     if (!this.stopping) {
-      this.stopping = (async () => {
-        await this.replication.stop();
-        await this.http.stop(false);
-        await this.db.close();
-        this.log.info("cityhall: replica stopped cleanly; all data is on disk");
-      })();
+      this.stopping = stopParts(this.db, this.http, this.replication, this.log, "replica");
     }
     return this.stopping;
   }
