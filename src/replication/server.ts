@@ -477,10 +477,6 @@ class Session {
     if (h.leaderId && h.leaderId !== srv.db.nodeId) {
       return this.fail("WRONG_LEADER", `this replica follows leader ${h.leaderId}, but this is leader ${srv.db.nodeId}; point it at its own leader or give it a fresh --data-dir`);
     }
-    srv.dropOtherSessions(this, h.replicaId);
-    this.replicaId = h.replicaId;
-    const record = srv.record(h.replicaId, this.socket.remoteAddress);
-    this.record = record;
     const segs = srv.segmentStats();
     const active = srv.db.walActive();
     let needSnapshot = false;
@@ -497,6 +493,11 @@ class Session {
       if (!seg) needSnapshot = true;
       else this.pos = { ...p };
     }
+    // Only a replica that passed every check is registered (and may hold WAL).
+    srv.dropOtherSessions(this, h.replicaId);
+    this.replicaId = h.replicaId;
+    const record = srv.record(h.replicaId, this.socket.remoteAddress);
+    this.record = record;
     if (this.pos) {
       // The replica holds everything before its position: keep the WAL from there on.
       record.position = { ...this.pos };

@@ -368,6 +368,10 @@ describe("replication", () => {
     }
     const future = await rawExchange(l.replicationPort, payloads[4]![1]);
     expect(future.error?.code).toBe("AHEAD");
+    // Refused peers are not registered (they would hold WAL otherwise).
+    const ids = (await getJson<{ replicas: { replicaId: string }[] }>(l, "/v1/replicas")).replicas.map((x) => x.replicaId);
+    expect(ids.length).toBe(1);
+    expect(ids).not.toContain("evil");
     await write(l, sensors(10, 10));
     await expectConverged(l, r);
     await waitFor("the leader's log line", () => /disconnecting it/.test(l.log()));
