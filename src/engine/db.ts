@@ -680,7 +680,8 @@ export class Db {
 
   /**
    * Points of `key` with fromTs <= ts <= toTs in time order (newest first with reverse).
-   * The iterator reads lazily; files it needs stay open until it finishes or is returned.
+   * The iterator reads lazily from the state at its first step; files it needs stay open
+   * until it finishes or is returned.
    */
   range(key: string, fromTs: number = MIN_TS, toTs: number = MAX_TS, options: RangeOptions = {}): IterableIterator<Point> {
     this.checkOpen();
@@ -690,13 +691,22 @@ export class Db {
     const limit = options.limit ?? Infinity;
     if (!(limit >= 0)) throw new InvalidArgumentError("db", `limit must be >= 0, got ${options.limit}`);
     const reverse = options.reverse ?? false;
-    const pinned: TableReader[] = [];
-    const sources = this.sourcesFor(key, fromTs, toTs, reverse, pinned);
-    if (fromTs > toTs) {
-      this.unpin(pinned);
-      return [][Symbol.iterator]();
-    }
-    return mergeSeries(key, sources, reverse, this.retentionCutoff(), limit, () => this.unpin(pinned));
+    if (fromTs > toTs) return [][Symbol.iterator]();
+    // Sources are taken (and their files pinned) when iteration starts, so an iterator that
+    // is created but never used holds nothing.
+    let inner: Generator<Point> | null = null;
+    const start = (): Generator<Point> => {
+      this.checkOpen();
+      const pinned: TableReader[] = [];
+      const sources = this.sourcesFor(key, fromTs, toTs, reverse, pinned);
+      return mergeSeries(key, sources, reverse, this.retentionCutoff(), limit, () => this.unpin(pinned));
+    };
+    const it: IterableIterator<Point> = {
+      next: () => (inner ??= start()).next(),
+      return: (value?: unknown) => (inner ? inner.return(value as undefined) : { done: true, value: undefined }),
+      [Symbol.iterator]: () => it,
+    };
+    return it;
   }
 
   /** Series keys starting with `prefix` that have at least one visible point, sorted. */

@@ -56,4 +56,27 @@ describe("space reclamation", () => {
     expect([...db.range("k4")].every((p) => p.ts >= 500 && p.value === 2)).toBe(true);
     await db.close();
   });
+
+  test("an iterator pins old tables while it runs, and only then: compaction removes them afterwards", async () => {
+    const fs = new MemFs();
+    const db = await Db.open("/db", { vfs: fs, autoCompact: false });
+    for (let r = 0; r < 2; r++) {
+      await db.putMany(Array.from({ length: 100 }, (_, i) => ({ key: "s", ts: r * 1000 + i, value: i })));
+      await db.flush();
+    }
+    const sst = () => fs.list("/db/sst").filter((n) => n.endsWith(".sst")).sort();
+    const before = sst();
+    expect(before.length).toBe(2);
+    const idle = db.range("s"); // created, never started: pins nothing
+    const running = db.range("s");
+    expect(running.next().value?.ts).toBe(0); // started: pins the two tables
+    await db.compact();
+    expect(sst().length).toBe(3); // the merged table, plus the two still pinned
+    expect([...running].length).toBe(199); // still reads the old files, to the end
+    expect(sst()).not.toContain(before[0]);
+    expect(sst().length).toBe(1);
+    expect([...idle].length).toBe(200); // starts now, on the compacted table
+    await db.close();
+  });
 });
+
