@@ -275,10 +275,4 @@ export class TableReader {
       for (let k = 0; k < b.keys.length; k++) yield { key: b.keys[k]!, ts: b.ts[k]!, vals: b.vals[k]! };
     }
   }
-
-  get points(): number {
-    let n = 0;
-    for (const e of this.index) n += e.points;
-    return n;
-  }
 }

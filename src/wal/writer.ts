@@ -64,8 +64,6 @@ export class WalWriter implements WalSink {
   private intervalTimer: ReturnType<typeof setInterval> | null = null;
   private unsyncedBytes = 0;
   private readonly listeners = new Set<CommitListener>();
-  /** Bytes appended since open; for stats. */
-  appendedBytes = 0;
   /**
    * End of what replication may ship from the active segment: the bytes acknowledged to
    * writers (synced in "always" mode). Bytes past it may still be cut off by a failure.
@@ -189,7 +187,6 @@ export class WalWriter implements WalSink {
         this.cutBack(startBytes, e);
         throw new IoError("wal", `cannot append ${totalBytes} bytes to ${segmentFileName(this.segmentNoValue)}`, e);
       }
-      this.appendedBytes += totalBytes;
       if (this.options.sync.kind === "always") {
         try {
           await this.file.datasync();
