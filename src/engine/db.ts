@@ -40,6 +40,7 @@ import { recoverWal } from "../wal/recovery.ts";
 import type { RecoveryReport } from "../wal/recovery.ts";
 import { segmentsToDelete } from "../wal/retention_policy.ts";
 import { WalFollower } from "../wal/follower.ts";
+import { segmentFileName } from "../wal/format.ts";
 import { WalWriter } from "../wal/writer.ts";
 import type { CommitListener, WalPosition, WalSink } from "../wal/writer.ts";
 import { decodeEntry } from "../wal/batch.ts";
@@ -495,16 +496,21 @@ export class Db {
     const active = this.sink.segmentNo;
     if (active === 0) return;
     const doomed = segmentsToDelete([...this.segments.values()], active, this.manifest.flushedSeq, hold);
-    for (const no of doomed) {
+    this.removeSegments(doomed);
+    if (!this.segments.has(active)) this.segments.set(active, { segmentNo: active, maxSeq: 0, sizeBytes: this.sink.segmentSizeBytes });
+  }
+
+  /** Deletes WAL segment files (a failure is logged: the file is retried at the next prune). */
+  private removeSegments(segmentNos: number[]): void {
+    for (const no of segmentNos) {
       try {
-        this.vfs.remove(joinPath(this.walDir, String(no).padStart(12, "0") + ".wal"));
+        this.vfs.remove(joinPath(this.walDir, segmentFileName(no)));
         this.segments.delete(no);
       } catch (e) {
-        this.opts.logger.warn(`cityhall/db: cannot remove WAL segment ${no}: ${String(e)}`);
+        this.opts.logger.warn(`cityhall/db: cannot remove WAL segment ${segmentFileName(no)}: ${String(e)}`);
       }
     }
-    if (doomed.length) this.vfs.syncDir(this.walDir);
-    if (!this.segments.has(active)) this.segments.set(active, { segmentNo: active, maxSeq: 0, sizeBytes: this.sink.segmentSizeBytes });
+    if (segmentNos.length) this.vfs.syncDir(this.walDir);
   }
 
   /** Writes the memtable (if not empty) to an SSTable and waits for it. */
@@ -882,11 +888,7 @@ export class Db {
     await this.updateManifest(() => ({ nextFileNo: this.nextFileNo, flushedSeq, tables: renamed }), added, old);
     // The old WAL and memtables describe the replaced history.
     f.reset();
-    for (const no of [...this.segments.keys()]) {
-      this.vfs.remove(joinPath(this.walDir, String(no).padStart(12, "0") + ".wal"));
-      this.segments.delete(no);
-    }
-    this.vfs.syncDir(this.walDir);
+    this.removeSegments([...this.segments.keys()]);
     this.active = new MemTable();
     this.immutable = null;
     this.lastSeq = flushedSeq;

@@ -8,6 +8,7 @@
 // no request can take the node down. Limits: body size, points per request, concurrent
 // requests and an idle timeout per connection.
 
+import { timingSafeEqual } from "node:crypto";
 import type { Server } from "bun";
 import type { Db, PointWrite } from "../engine/db.ts";
 import type { Logger } from "../engine/options.ts";
@@ -69,7 +70,7 @@ function constantTimeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a);
   const bb = Buffer.from(b);
   if (ab.length !== bb.length) return false;
-  return require("node:crypto").timingSafeEqual(ab, bb) as boolean;
+  return timingSafeEqual(ab, bb);
 }
 
 function intParam(url: URL, name: string, dflt: number | undefined): number | undefined {

@@ -6,6 +6,21 @@ import { encodeTimestamps, encodeValues } from "../codec/columns.ts";
 import type { Value } from "../codec/columns.ts";
 import { COMPRESSION_NONE, COMPRESSION_ZSTD } from "./format.ts";
 
+/**
+ * Writes `key` prefix-compressed against `prevKeyBytes`
+ * (uvarint shared | uvarint suffixBytes | suffix); returns the key's UTF-8 bytes.
+ */
+export function writePrefixedKey(w: ByteWriter, key: string, prevKeyBytes: Uint8Array): Uint8Array {
+  const keyBytes = utf8Encode(key);
+  let shared = 0;
+  const maxShared = Math.min(keyBytes.length, prevKeyBytes.length);
+  while (shared < maxShared && keyBytes[shared] === prevKeyBytes[shared]) shared++;
+  w.uvarint(shared);
+  w.uvarint(keyBytes.length - shared);
+  w.raw(keyBytes.subarray(shared));
+  return keyBytes;
+}
+
 export class DataBlockBuilder {
   private readonly body = new ByteWriter(64 * 1024);
   private prevKeyBytes: Uint8Array = new Uint8Array(0);
@@ -26,14 +41,8 @@ export class DataBlockBuilder {
    * REQUIRES: key greater than every key added before; ts strictly increasing; end > start.
    */
   add(key: string, ts: ArrayLike<number>, vals: ArrayLike<Value>, start: number, end: number): void {
-    const keyBytes = utf8Encode(key);
-    let shared = 0;
-    const maxShared = Math.min(keyBytes.length, this.prevKeyBytes.length);
-    while (shared < maxShared && keyBytes[shared] === this.prevKeyBytes[shared]) shared++;
     const w = this.body;
-    w.uvarint(shared);
-    w.uvarint(keyBytes.length - shared);
-    w.raw(keyBytes.subarray(shared));
+    const keyBytes = writePrefixedKey(w, key, this.prevKeyBytes);
     w.uvarint(end - start);
     encodeTimestamps(w, ts, start, end);
     encodeValues(w, vals, start, end);

@@ -44,6 +44,30 @@ export function unframeBlock(framed: Uint8Array, file: string, offsetBytes: numb
   throw new CorruptionError("sstable", `unknown block compression ${compression}`, file, offsetBytes);
 }
 
+/**
+ * Reads keys stored prefix-compressed against the previous one
+ * (uvarint shared | uvarint suffixBytes | suffix), as data and keys blocks store them.
+ */
+export class PrefixKeyReader {
+  private prev: Uint8Array = new Uint8Array(0);
+  private readonly dec = new TextDecoder("utf-8", { fatal: true });
+  next(r: ByteReader): string {
+    const shared = r.uvarint();
+    const suffixLen = r.uvarint();
+    if (shared > this.prev.length) r.fail(`shared key prefix ${shared} longer than previous key`);
+    const suffix = r.bytes(suffixLen);
+    const keyBytes = new Uint8Array(shared + suffixLen);
+    keyBytes.set(this.prev.subarray(0, shared), 0);
+    keyBytes.set(suffix, shared);
+    this.prev = keyBytes;
+    try {
+      return this.dec.decode(keyBytes);
+    } catch {
+      return r.fail("invalid UTF-8 in key");
+    }
+  }
+}
+
 export function decodeDataBlock(contents: Uint8Array, file: string, offsetBytes: number): DecodedBlock {
   const r: ByteReader = new ByteReader(contents, "sstable", file, offsetBytes);
   const n = r.uvarint();
@@ -51,22 +75,9 @@ export function decodeDataBlock(contents: Uint8Array, file: string, offsetBytes:
   const keys: string[] = [];
   const ts: number[][] = [];
   const vals: Value[][] = [];
-  const dec = new TextDecoder("utf-8", { fatal: true });
-  let prev: Uint8Array = new Uint8Array(0);
+  const keyReader = new PrefixKeyReader();
   for (let i = 0; i < n; i++) {
-    const shared = r.uvarint();
-    const suffixLen = r.uvarint();
-    if (shared > prev.length) r.fail(`shared key prefix ${shared} longer than previous key`);
-    const suffix = r.bytes(suffixLen);
-    const keyBytes = new Uint8Array(shared + suffixLen);
-    keyBytes.set(prev.subarray(0, shared), 0);
-    keyBytes.set(suffix, shared);
-    let key: string;
-    try {
-      key = dec.decode(keyBytes);
-    } catch {
-      r.fail("invalid UTF-8 in key");
-    }
+    const key = keyReader.next(r);
     if (i > 0 && compareKeys(keys[i - 1]!, key) >= 0) r.fail("chunk keys out of order");
     const count = r.uvarint();
     if (count < 1 || count > r.remaining()) r.fail(`bad point count ${count}`);
@@ -78,7 +89,6 @@ export function decodeDataBlock(contents: Uint8Array, file: string, offsetBytes:
     keys.push(key);
     ts.push(t);
     vals.push(v);
-    prev = keyBytes;
   }
   // Memory of the decoded block: two 8-byte slots a point, strings at 2 bytes a character.
   let sizeBytes = 256 + n * 96;

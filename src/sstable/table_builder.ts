@@ -2,11 +2,11 @@
 // Compression runs on Bun's thread pool (Bun.zstdCompress), so building a table yields to
 // the event loop between blocks and never stalls the write path for long.
 
-import { ByteWriter, utf8Encode } from "../codec/bytes.ts";
+import { ByteWriter } from "../codec/bytes.ts";
 import type { Value } from "../codec/columns.ts";
 import { IoError } from "../errors.ts";
 import type { VfsFile } from "../vfs/vfs.ts";
-import { DataBlockBuilder, frameBlock, withTrailer } from "./block_builder.ts";
+import { DataBlockBuilder, frameBlock, withTrailer, writePrefixedKey } from "./block_builder.ts";
 import { bloomHash, buildBloom } from "./bloom.ts";
 import {
   COMPRESSION_NONE,
@@ -79,14 +79,8 @@ export class TableBuilder {
    */
   async addSeries(key: string, ts: ArrayLike<number>, vals: ArrayLike<Value>): Promise<void> {
     const n = ts.length;
-    const keyBytes = utf8Encode(key);
-    let shared = 0;
-    const maxShared = Math.min(keyBytes.length, this.prevKeyBytes.length);
-    while (shared < maxShared && keyBytes[shared] === this.prevKeyBytes[shared]) shared++;
     const kb = this.keysBlock;
-    kb.uvarint(shared);
-    kb.uvarint(keyBytes.length - shared);
-    kb.raw(keyBytes.subarray(shared));
+    const keyBytes = writePrefixedKey(kb, key, this.prevKeyBytes);
     kb.uvarint(n);
     kb.svarint(ts[0]!);
     kb.svarint(ts[n - 1]!);

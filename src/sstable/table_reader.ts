@@ -12,7 +12,7 @@ import { compareKeys, lowerBound, upperBound } from "../memtable/memtable.ts";
 import type { Tombstone } from "../memtable/memtable.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
 import type { BlockCache } from "./block_cache.ts";
-import { decodeDataBlock, findChunk, unframeBlock } from "./block_reader.ts";
+import { PrefixKeyReader, decodeDataBlock, findChunk, unframeBlock } from "./block_reader.ts";
 import type { DecodedBlock } from "./block_reader.ts";
 import { BloomFilter } from "./bloom.ts";
 import {
@@ -244,25 +244,11 @@ export class TableReader {
     const r: ByteReader = new ByteReader(contents, "sstable", this.name, this.keysHandle.offsetBytes);
     const n = r.uvarint();
     if (n > contents.length) r.fail(`key count ${n} exceeds keys block size`);
-    const dec = new TextDecoder("utf-8", { fatal: true });
+    const keyReader = new PrefixKeyReader();
     const out: KeyInfo[] = [];
-    let prev: Uint8Array = new Uint8Array(0);
     for (let i = 0; i < n; i++) {
-      const shared = r.uvarint();
-      const suffixLen = r.uvarint();
-      if (shared > prev.length) r.fail("shared key prefix longer than previous key");
-      const suffix = r.bytes(suffixLen);
-      const kb = new Uint8Array(shared + suffixLen);
-      kb.set(prev.subarray(0, shared));
-      kb.set(suffix, shared);
-      let key: string;
-      try {
-        key = dec.decode(kb);
-      } catch {
-        r.fail("invalid UTF-8 in key");
-      }
+      const key = keyReader.next(r);
       out.push({ key, points: r.uvarint(), minTs: r.svarint(), maxTs: r.svarint() });
-      prev = kb;
     }
     this.keyInfos = out;
     return out;

@@ -11,6 +11,7 @@ import { tempDir } from "../helpers.ts";
 import { TcpProxy } from "../tcp_proxy.ts";
 import { FRAME_ERROR, FRAME_HELLO, FRAME_SERVER_HELLO } from "../../src/replication/format.ts";
 import { FrameDecoder, encodeFrame } from "../../src/replication/frame_codec.ts";
+import { segmentFileName } from "../../src/wal/format.ts";
 import { decodeControl, encodeControl } from "../../src/replication/messages.ts";
 import { FAST, FAST_LEADER, contents, expectConverged, getJson, lastSeq, replicaStatus, waitFor, write } from "./helpers.ts";
 
@@ -380,7 +381,7 @@ describe("replication", () => {
 
 async function segmentExists(l: RunningNode, segment: number): Promise<boolean> {
   const ddir = l.log().match(/data in (\S+),/)![1]!;
-  return Bun.file(join(ddir, "wal", String(segment).padStart(12, "0") + ".wal")).exists();
+  return Bun.file(join(ddir, "wal", segmentFileName(segment))).exists();
 }
 
 /** Connects to a leader's replication port, sends `p`, and reports how the leader answered. */
