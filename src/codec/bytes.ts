@@ -6,6 +6,8 @@
 import { CorruptionError } from "../errors.ts";
 
 const TWO_32 = 4294967296;
+/** Bytes of the longest uvarint: 2^53-1 needs ceil(53 / 7) = 8. */
+export const MAX_UVARINT_BYTES = 8;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -75,9 +77,16 @@ export class ByteWriter {
     this.view.setFloat64(this.lengthBytes, v, true);
     this.lengthBytes += 8;
   }
-  /** Unsigned LEB128; exact for 0..2^53-1. */
+  /**
+   * Unsigned LEB128; exact for 0..2^53-1, which takes at most 8 bytes (ceil(53 / 7)).
+   * INVARIANT: the buffer is grown once, before `b` is taken; nothing below may grow it
+   * again, or the bytes would land in the old buffer (the 2026-11 silent-zero bug).
+   */
   uvarint(v: number): void {
-    this.ensure(8);
+    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(v)) {
+      throw new RangeError(`uvarint: ${v} is not an integer in 0..2^53-1`);
+    }
+    this.ensure(MAX_UVARINT_BYTES);
     const b = this.buf;
     let p = this.lengthBytes;
     if (v < 0x80) {
@@ -89,7 +98,6 @@ export class ByteWriter {
       }
       b[p++] = v;
     } else {
-      this.ensure(9);
       while (v >= 0x80) {
         b[p++] = (v % 128) | 0x80;
         v = Math.floor(v / 128);
