@@ -190,7 +190,7 @@ export class HttpApi {
     if (e instanceof InvalidArgumentError) return json({ error: e.message }, 400);
     if (e instanceof CityHallError) {
       if (e.code === "READ_ONLY") return json({ error: e.message }, 403);
-      if (e.code === "CLOSED") return json({ error: e.message }, 503);
+      if (e.code === "CLOSED" || e.code === "UNAVAILABLE") return json({ error: e.message }, 503);
       if (e instanceof CorruptionError) this.log.error(e.message);
       else this.log.error(`${req.method} ${url.pathname}: ${e.message}`);
       const status = e.code === "IO" && /ENOSPC|EDQUOT|disk is full/.test(e.message) ? 507 : 500;

@@ -8,7 +8,10 @@ describe("retention", () => {
   test("points older than the retention window are hidden at once and dropped by compaction", async () => {
     let now = 1_000_000_000;
     const db = await Db.open("/db", { vfs: new MemFs(), retentionMs: 60_000, clock: () => now, autoCompact: false });
-    await db.putMany(Array.from({ length: 120 }, (_, i) => ({ key: "s", ts: now - 119_000 + i * 1000, value: i })));
+    // Written a minute earlier, when every point was inside the window (older ones are refused).
+    now -= 60_000;
+    await db.putMany(Array.from({ length: 120 }, (_, i) => ({ key: "s", ts: now + 60_000 - 119_000 + i * 1000, value: i })));
+    now += 60_000;
     await db.flush();
     expect([...db.range("s")].length).toBe(61); // ts >= now - 60 s: i = 59..119
     expect(db.get("s")?.value).toBe(119);
