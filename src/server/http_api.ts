@@ -380,23 +380,47 @@ export class HttpApi {
     let first = true;
     let done = false;
     const counter = this.pointsRead;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (done) return;
-        let out = first && !ndjson ? "[" : "";
-        let n = 0;
-        for (; n < 2000; n++) {
-          const r = it.next();
-          if (r.done) {
-            done = true;
-            break;
-          }
-          const line = JSON.stringify(r.value);
-          out += ndjson ? line + "\n" : (first ? "" : ",") + line;
-          first = false;
+    const log = this.log;
+    const batch = (): string => {
+      let out = first && !ndjson ? "[" : "";
+      let n = 0;
+      for (; n < 2000; n++) {
+        const r = it.next();
+        if (r.done) {
+          done = true;
+          break;
         }
-        counter.inc(undefined, n);
-        if (done && !ndjson) out += first ? "]" : "]";
+        const line = JSON.stringify(r.value);
+        out += ndjson ? line + "\n" : (first ? "" : ",") + line;
+        first = false;
+      }
+      counter.inc(undefined, n);
+      if (done && !ndjson) out += "]";
+      return out;
+    };
+    // The first batch is read before the status is sent: a damaged block there is a 500 with
+    // a JSON error like any other failure.
+    const head = batch();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (head) controller.enqueue(enc.encode(head));
+        if (done) controller.close();
+      },
+      pull(controller) {
+        let out: string;
+        try {
+          out = batch();
+        } catch (e) {
+          // Mid-stream (docs/http_api.md): NDJSON ends with an {"error": ...} line; a JSON
+          // array cannot carry one, so the response is aborted. Logged in one line.
+          const msg = e instanceof CityHallError ? e.message : `cityhall/http: /v1/range failed: ${(e as Error)?.message ?? String(e)}`;
+          log.error(`GET /v1/range key=${JSON.stringify(key)}: aborted mid-stream: ${msg}`);
+          if (ndjson) {
+            controller.enqueue(enc.encode(JSON.stringify({ error: msg }) + "\n"));
+            controller.close();
+          } else controller.error(new Error(msg));
+          return;
+        }
         if (out) controller.enqueue(enc.encode(out));
         if (done) controller.close();
       },
