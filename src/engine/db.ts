@@ -276,10 +276,10 @@ export class Db {
         this.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: this.opts.walSegmentBytes, sync: this.opts.sync });
         this.segments.set(this.wal.segmentNo, { segmentNo: this.wal.segmentNo, maxSeq: 0, sizeBytes: this.wal.segmentSizeBytes });
       } catch (e) {
-        const errno = errnoOf((e as { cause?: unknown }).cause) ?? errnoOf(e);
-        if (errno !== "ENOSPC" && errno !== "EDQUOT") throw e;
+        const io = e instanceof IoError ? e : new IoError("wal", `cannot create WAL segment ${segmentFileName(lastSegment + 1)}`, e);
+        if (io.errno !== "ENOSPC" && io.errno !== "EDQUOT" && errnoOf((e as { cause?: unknown }).cause) !== "ENOSPC") throw e;
         // Every acknowledged write was just replayed: serve reads, refuse writes.
-        this.readOnlyReason = `this node started read-only: it cannot create a WAL segment (${(e as Error).message}); free space, then restart the node to take writes again`;
+        this.readOnlyReason = `this node started read-only (reads work, writes are refused): ${io.message.replace(/^cityhall\//, "")}; restart the node once there is free space to take writes again`;
         logger.error(`cityhall/db: ${this.readOnlyReason}`);
       }
     }
