@@ -126,6 +126,10 @@ describe("SSTable damage, through the daemon", () => {
         expect(lines.length - 1).toBeGreaterThanOrEqual(firstBlockPoints);
         expect(lines.slice(0, -1).every((p) => typeof p.ts === "number" && p.ts < victim.firstTs)).toBe(true);
 
+        // A JSON array cannot carry an error: the response is aborted, never a short valid array.
+        const arr = await fetch(`${base}/v1/range?key=beta`).then((r) => r.text()).catch((e: Error) => `aborted: ${e.message}`);
+        expect(() => JSON.parse(arr)).toThrow();
+
         // The CLI says what happened, not "cannot reach the node".
         const r = await cli(["client", "range", "beta", "--addr", node.addr]);
         expect(r.code).not.toBe(0);
