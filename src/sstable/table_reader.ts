@@ -3,7 +3,8 @@
 // the keys block is loaded the first time `keys()` asks for it.
 //
 // Every structural problem surfaces as a CorruptionError naming the file and offset; a
-// damaged block only fails the reads that touch it.
+// damaged data block only fails the reads that touch it (and names the key range it held);
+// a damaged keys block makes keys() rebuild the list from the data blocks and the index.
 
 import { ByteReader } from "../codec/bytes.ts";
 import type { Value } from "../codec/columns.ts";
