@@ -10,6 +10,10 @@ import { RealFs } from "../../src/vfs/real_fs.ts";
 import { SEGMENT_HEADER_BYTES } from "../../src/wal/format.ts";
 import { scanRecords } from "../../src/wal/record.ts";
 import { cli, startNode } from "../daemon_helpers.ts";
+import { HttpApi } from "../../src/server/http_api.ts";
+import { Registry } from "../../src/server/metrics.ts";
+import { stopParts } from "../../src/server/node_lifecycle.ts";
+import { MemFs } from "../../src/vfs/mem_fs.ts";
 import { tempDir } from "../helpers.ts";
 
 const T0 = 1_767_225_600_000;
@@ -156,4 +160,21 @@ describe("SSTable damage, through the daemon", () => {
       d.cleanup();
     }
   }, 60_000);
+});
+
+describe("stopping", () => {
+  test("a stop that could not save says so, never \"all data is on disk\"", async () => {
+    const fs = new MemFs();
+    const db = await Db.open("/db", { vfs: fs });
+    await db.put("k", 1, T0);
+    fs.failNext({ op: "append", errno: "ENOSPC", pathIncludes: ".sst", times: 100 });
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+    const http = new HttpApi(db, { host: "127.0.0.1", port: 0, role: "leader", dataDir: "/db" }, new Registry(), log);
+    const replication = { start: async () => {}, stop: async () => {} };
+    await expect(stopParts(db, http, replication, log, "leader")).rejects.toThrow(
+      /leader stopped, but not cleanly: the memtable could not be written to an SSTable \(.*disk is full.*\); its acknowledged writes stay in the write-ahead log/,
+    );
+    expect(lines.join("\n")).not.toContain("all data is on disk");
+  });
 });
