@@ -263,7 +263,14 @@ export class Db {
   private async recoverAndStartWal(walDir: string): Promise<void> {
     const { vfs, logger } = this.opts;
     const flushedSeq = this.manifest.flushedSeq;
-    const result = await recoverWal(vfs, walDir, (entry) => this.replay(entry), { salvage: this.opts.salvage, flushedSeq });
+    const result = await recoverWal(vfs, walDir, (entry) => this.replay(entry), {
+      salvage: this.opts.salvage,
+      flushedSeq,
+      fix:
+        this.opts.role === "replica"
+          ? "This is a replica, whose WAL is a copy of its leader's: stop it, move its data directory aside, and start it again to take a fresh snapshot from the leader"
+          : undefined,
+    });
     this.recovery.push(...result.reports);
     const salvaged = new Set(result.salvaged);
     for (const s of result.segments) if (!salvaged.has(s.segmentNo)) this.segments.set(s.segmentNo, { ...s });

@@ -73,20 +73,23 @@ export interface RecoveryOptions {
   salvage?: boolean;
   /** Writes at or below it are in SSTables: losing their records loses nothing. */
   flushedSeq?: number;
+  /** What to tell the user to do when refusing (default: restart with --salvage). */
+  fix?: string;
 }
+
+export const SALVAGE_FIX =
+  "Keep a copy of the data directory, then restart with --salvage (DbOptions.salvage): every valid record before and after the damage is kept, " +
+  "the damaged segment is moved aside as <name>.corrupt-<time>, and what was lost is reported";
 
 /** Mid-log damage found and salvage not asked for: the node must not start. */
 export class WalCorruptionError extends CorruptionError {
   readonly reports: RecoveryReport[];
-  constructor(reports: RecoveryReport[], flushedSeq: number) {
+  constructor(reports: RecoveryReport[], flushedSeq: number, fix: string = SALVAGE_FIX) {
     const first = reports[0]!;
     const lines = reports.map((r) => describeRecoveryReport(r, flushedSeq)).join("; ");
     super(
       "wal",
-      `the write-ahead log is damaged in the middle, not just at its end (${lines}); ` +
-        `refusing to start so nothing is lost silently. Keep a copy of the data directory, then restart with --salvage ` +
-        `(DbOptions.salvage): every valid record before and after the damage is kept, the damaged segment is moved aside ` +
-        `as <name>.corrupt-<time>, and what was lost is reported`,
+      `the write-ahead log is damaged in the middle, not just at its end (${lines}); refusing to start so nothing is lost silently. ${fix}`,
       first.file,
       first.offsetBytes,
     );
@@ -262,7 +265,7 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
   }
 
   const corruption = reports.filter((r) => r.damage === "corruption");
-  if (refusing) throw new WalCorruptionError(corruption, flushedSeq);
+  if (refusing) throw new WalCorruptionError(corruption, flushedSeq, options.fix);
 
   for (const c of cuts) {
     const f = vfs.open(c.path, "append");
