@@ -36,7 +36,7 @@ import { joinPath } from "../vfs/vfs.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { encodeDelete, encodePutBatch, groupPoints } from "../wal/batch.ts";
 import type { WalEntry } from "../wal/batch.ts";
-import { describeRecoveryReport, recoverWal } from "../wal/recovery.ts";
+import { describeRecoveryReport, moveSegmentsAside, recoverWal } from "../wal/recovery.ts";
 import type { RecoveryReport } from "../wal/recovery.ts";
 import { segmentsToDelete } from "../wal/retention_policy.ts";
 import { WalFollower } from "../wal/follower.ts";
@@ -293,14 +293,7 @@ export class Db {
     if (result.salvaged.length) {
       if (!this.wal) throw new IoError("db", "cannot salvage the damaged WAL without a writable WAL to continue from", this.readOnlyReason);
       await this.flush();
-      const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
-      for (const no of result.salvaged) {
-        const name = segmentFileName(no);
-        const movedTo = `${name}.corrupt-${stamp}`;
-        vfs.rename(joinPath(walDir, name), joinPath(walDir, movedTo));
-        for (const r of this.recovery) if (r.file === name) r.movedTo = movedTo;
-      }
-      vfs.syncDir(walDir);
+      moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);
     }
     for (const r of this.recovery) {
       const line = `cityhall/wal: ${describeRecoveryReport(r, flushedSeq)}`;

@@ -280,3 +280,19 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
   if (removals.length) vfs.syncDir(dir);
   return { segments, reports, salvaged };
 }
+
+/**
+ * Renames salvaged segments to `<name>.corrupt-<YYYYMMDDTHHMMSSZ>` (kept for inspection,
+ * never deleted; not a segment name, so nothing reads or removes them) and notes it in
+ * their reports. REQUIRES: their valid records are durable elsewhere (flushed).
+ */
+export function moveSegmentsAside(vfs: Vfs, dir: string, segmentNos: number[], reports: RecoveryReport[], nowMs = Date.now()): void {
+  const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+  for (const no of segmentNos) {
+    const name = segmentFileName(no);
+    const movedTo = `${name}.corrupt-${stamp}`;
+    vfs.rename(joinPath(dir, name), joinPath(dir, movedTo));
+    for (const r of reports) if (r.file === name) r.movedTo = movedTo;
+  }
+  if (segmentNos.length) vfs.syncDir(dir);
+}
