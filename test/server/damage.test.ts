@@ -178,3 +178,31 @@ describe("stopping", () => {
     expect(lines.join("\n")).not.toContain("all data is on disk");
   });
 });
+
+describe("full disk at start", () => {
+  test("a leader that cannot create a WAL segment serves reads and answers writes with 503 and the reason", async () => {
+    const fs = new MemFs();
+    const seed = await Db.open("/db", { vfs: fs });
+    await seed.put("k", 1, T0);
+    await seed.close();
+    fs.failNext({ op: "open", errno: "ENOSPC", pathIncludes: ".wal" });
+    const db = await Db.open("/db", { vfs: fs });
+    const log = { info() {}, warn() {}, error() {} };
+    const http = new HttpApi(db, { host: "127.0.0.1", port: 0, role: "leader", dataDir: "/db" }, new Registry(), log);
+    http.start();
+    try {
+      const base = `http://127.0.0.1:${http.port}`;
+      expect(await (await fetch(`${base}/v1/get?key=k`)).json()).toEqual({ key: "k", ts: T0, value: 1 });
+      const w = await fetch(`${base}/v1/write`, { method: "POST", body: JSON.stringify({ key: "k", value: 2 }) });
+      expect(w.status).toBe(503);
+      expect(((await w.json()) as { error: string }).error).toMatch(/started read-only.*disk is full.*restart the node once there is free space/);
+      const lp = await fetch(`${base}/write`, { method: "POST", body: "m v=1" });
+      expect(lp.status).toBe(503);
+      const status = (await (await fetch(`${base}/v1/status`)).json()) as { db: { readOnlyReason: string | null } };
+      expect(status.db.readOnlyReason).toContain("read-only");
+    } finally {
+      await http.stop(true);
+      await db.close();
+    }
+  });
+});
