@@ -10,6 +10,8 @@
 // Invariant: retention never hides or deletes a point less than `retentionMs` older than
 // the newest point stored (up to the lead). The price: a node that stops receiving data
 // keeps its last `retentionMs + maxClockLeadMs` of points until new data arrives.
+// Limit: points the node stamps with its own (wrong) clock are stored data too and lift the
+// bound; that case needs a persisted clock floor, not this policy.
 
 import { InvalidArgumentError } from "../errors.ts";
 
