@@ -196,7 +196,9 @@ export class HttpApi {
       const status = e.code === "IO" && /ENOSPC|EDQUOT|disk is full/.test(e.message) ? 507 : 500;
       return json({ error: e.message }, status);
     }
-    this.log.error(`cityhall/http: ${req.method} ${url.pathname} failed: ${(e as Error)?.stack ?? String(e)}`);
+    // One line: the message and where it came from, never a stack or a source dump.
+    const where = ((e as Error)?.stack ?? "").split("\n").find((l) => /^\s+at /.test(l))?.trim() ?? "";
+    this.log.error(`cityhall/http: ${req.method} ${url.pathname} failed: ${String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 500)}${where ? ` (${where.slice(0, 200)})` : ""}`);
     return json({ error: "internal error; see the node's log" }, 500);
   }
 
