@@ -109,6 +109,7 @@ describe("SSTable damage, through the daemon", () => {
         const status = (await (await fetch(`${base}/v1/status`)).json()) as { db: { quarantined: { file: string; points: number }[] } };
         expect(status.db.quarantined.map((q) => [q.file, q.points])).toEqual([[alphaTable, 20000]]);
         expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^cityhall_sstables_quarantined 1$/m);
+        expect((await cli(["client", "status", "--addr", node.addr])).stdout).toContain(`Quarantined: ${alphaTable} -> sst/${alphaTable}.quarantined (20000 points unreadable)`);
 
         // keys: every series the tables name, despite the damaged block.
         expect(await (await fetch(`${base}/v1/keys`)).json()).toEqual({ keys: ["beta", "gamma"] });
