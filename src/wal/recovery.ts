@@ -218,12 +218,19 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
       removals.push(path);
       continue;
     }
+    const { records, regions } = analyzeSegment(bytes, SEGMENT_HEADER_BYTES);
     if (checkSegmentHeader(bytes, segmentNo)) {
-      // A header is durable before any record is written: a bad one is damage, never a tear.
+      if (isNewest && records.length === 0) {
+        // The newest segment, its header never made durable and no record in it: a torn
+        // creation (e.g. a size extended over zeros). Nothing is in it to keep.
+        reports.push({ file: name, offsetBytes: 0, droppedBytes: bytes.length, kind: "BadSegmentHeader", damage: "torn-tail" });
+        removals.push(path);
+        continue;
+      }
+      // A header is durable before any record is written: a bad one with records is damage.
       damaged = true;
       noteDamage({ file: name, offsetBytes: 0, droppedBytes: SEGMENT_HEADER_BYTES, kind: "BadSegmentHeader", damage: "corruption" });
     }
-    const { records, regions } = analyzeSegment(bytes, SEGMENT_HEADER_BYTES);
     let cutAt: number | undefined;
     let maxSeq = 0;
     let ri = 0;

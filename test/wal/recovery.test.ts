@@ -88,6 +88,19 @@ describe("WAL recovery: torn tails are cut", () => {
     expect(fs.readFile(`${DIR}/${segmentFileName(1)}`).length).toBe(end);
   });
 
+  test("TornCreation: the newest segment holds only a zeroed header: removed, nothing lost", async () => {
+    const fs = fresh();
+    await writeSegment(fs, 1, range(1, 5));
+    const f = fs.open(`${DIR}/${segmentFileName(2)}`, "create");
+    f.append(new Uint8Array(SEGMENT_HEADER_BYTES + 100));
+    await f.datasync();
+    f.close();
+    const { seqs, result } = await recover(fs);
+    expect(seqs).toEqual(range(1, 5));
+    expect(result.reports.map((r) => [r.file, r.kind, r.damage])).toEqual([[segmentFileName(2), "BadSegmentHeader", "torn-tail"]]);
+    expect(fs.exists(`${DIR}/${segmentFileName(2)}`)).toBe(false);
+  });
+
   test("ChecksumMismatchAtEnd: a flipped byte in the very last record of the newest segment is a tear", async () => {
     const fs = fresh();
     const offsets = await writeSegment(fs, 1, range(1, 6));
