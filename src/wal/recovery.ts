@@ -102,7 +102,10 @@ export class WalCorruptionError extends CorruptionError {
 export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): string {
   const what = r.damage === "torn-tail" ? "torn tail cut" : "corruption";
   let seqs = "";
-  if (r.lostSeqs) {
+  if (r.damage === "torn-tail") {
+    // A torn record was never acknowledged (with --sync always): a crash cut its append.
+    if (r.lostSeqs?.from !== undefined) seqs = `, a partial write from seq ${r.lostSeqs.from} that was never acknowledged`;
+  } else if (r.lostSeqs) {
     const { from, to } = r.lostSeqs;
     if (from !== undefined && to !== undefined && from > to) seqs = ", no whole write batch lost";
     else if (to !== undefined && to <= flushedSeq) seqs = `, write batches up to seq ${to} (already in SSTables, nothing lost)`;
