@@ -104,7 +104,7 @@ export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): s
   let seqs = "";
   if (r.damage === "torn-tail") {
     // A torn record was never acknowledged (with --sync always): a crash cut its append.
-    if (r.lostSeqs?.from !== undefined) seqs = `, a partial write from seq ${r.lostSeqs.from} that was never acknowledged`;
+    if (r.lostSeqs?.from !== undefined) seqs = `, a partial write from seq ${r.lostSeqs.from} (never acknowledged under --sync always)`;
   } else if (r.lostSeqs) {
     const { from, to } = r.lostSeqs;
     if (from !== undefined && to !== undefined && from > to) seqs = ", no whole write batch lost";
