@@ -7,7 +7,8 @@ export type ErrorCode =
   | "CORRUPTION" // bytes on disk or on the wire fail a checksum or a structural check
   | "IO" // the operating system refused an operation (ENOSPC, EIO, EACCES, ...)
   | "CLOSED" // the database was closed or failed and accepts no more work
-  | "READ_ONLY"; // the node refuses writes (a replica, or a failed WAL)
+  | "READ_ONLY" // the node refuses writes (a replica, or a failed WAL)
+  | "UNAVAILABLE"; // the node cannot take this request now (e.g. started read-only on a full disk); retry later
 
 export class CityHallError extends Error {
   readonly code: ErrorCode;

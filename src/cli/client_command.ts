@@ -121,6 +121,12 @@ const status = defineCommand({
     console.log(`SSTables: ${db.tables} (${db.sstBytes} bytes, ${db.sstPoints} points)`);
     console.log(`Memtable: ${db.memtablePoints + db.immutableMemtablePoints} points`);
     console.log(`WAL: ${db.walSegments} segments, ${db.walBytes} bytes`);
+    // Damage and degraded modes: only when present, each on its own line.
+    const d = s.db as { readOnlyReason?: string | null; quarantined?: { file: string; movedTo: string; points: number }[]; recovery?: { damage: string }[] };
+    if (d.readOnlyReason) console.log(`READ-ONLY: ${d.readOnlyReason}`);
+    for (const q of d.quarantined ?? []) console.log(`Quarantined: ${q.file} -> sst/${q.movedTo} (${q.points} points unreadable)`);
+    const corrupt = (d.recovery ?? []).filter((r) => r.damage === "corruption").length;
+    if (corrupt) console.log(`WAL corruption salvaged at start: ${corrupt} damaged region(s); see --json for what was lost`);
   },
 });
 

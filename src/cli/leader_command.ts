@@ -80,6 +80,10 @@ export const leaderArgs = {
   "wal-retention-age": { type: "string", description: "oldest WAL kept for lagging replicas, e.g. 7d", default: "7d" },
   "replication-heartbeat": { type: "string", description: "heartbeat interval on replication links", default: "1s" },
   "replication-timeout": { type: "string", description: "drop a replica silent for this long", default: "10s" },
+  salvage: {
+    type: "boolean",
+    description: "start despite damage in the middle of the write-ahead log: keep every valid record, move the damaged segment aside, report what was lost",
+  },
   quiet: { type: "boolean", description: "log warnings and errors only" },
 } as const;
 
@@ -110,6 +114,7 @@ export const leaderCommand = defineCommand({
       memtableBytes: parseSizeBytes(args["memtable-size"], "--memtable-size"),
       walSegmentBytes: parseSizeBytes(args["wal-segment-size"], "--wal-segment-size"),
       retentionMs: args.retention ? parseDurationMs(args.retention, "--retention") : undefined,
+      salvage: args.salvage === true,
       limits: {
         maxBodyBytes: parseSizeBytes(args["max-body"], "--max-body"),
         maxPointsPerRequest: positiveInt(args["max-points"], "--max-points"),
@@ -118,10 +123,9 @@ export const leaderCommand = defineCommand({
       },
       logger: log,
     });
-    const rec = node.db.stats().recovery;
-    for (const r of rec) log.warn(`recovered ${r.file}: dropped ${r.droppedBytes} damaged or torn bytes at offset ${r.offsetBytes} (${r.kind})`);
+    const readOnly = node.db.stats().readOnlyReason;
     log.info(
-      `cityhall ${VERSION} leader ready: http://${host}:${node.http.port} (replication on port ${node.replicationPort}), data in ${dataDir}, sync ${args.sync}`,
+      `cityhall ${VERSION} leader ready: http://${host}:${node.http.port} (replication on port ${node.replicationPort}), data in ${dataDir}, sync ${args.sync}${readOnly ? " (READ-ONLY: the disk is full; writes get 503 until a restart with free space)" : ""}`,
     );
     stopOnSignals(() => node.shutdown(), log);
     await new Promise(() => {}); // run until a signal

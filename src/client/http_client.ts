@@ -87,13 +87,25 @@ export class CityHallClient {
     const res = await this.request("GET", `/v1/range?${q}`);
     const decoder = new TextDecoder();
     let buf = "";
-    for await (const chunk of res.body as ReadableStream<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        throw new ClientError(`the node aborted the range mid-stream (${(e as Error).message}); see the node's log`);
+      }
+      if (r.done) break;
+      buf += decoder.decode(r.value, { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line) yield JSON.parse(line) as Point;
+        if (!line) continue;
+        const item = JSON.parse(line) as Point | { error: string };
+        // A read error after streaming began arrives as a last {"error": ...} line.
+        if ("error" in item) throw new ClientError(item.error, 500);
+        yield item;
       }
     }
   }

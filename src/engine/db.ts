@@ -20,7 +20,7 @@ import { MAX_ABS_TS_MS } from "../codec/columns.ts";
 import { carriedTombstones, mergeTables } from "../compaction/merge.ts";
 import { fullCompaction, pickCompaction } from "../compaction/policy.ts";
 import type { CompactionTask } from "../compaction/policy.ts";
-import { ClosedError, CityHallError, IoError, InvalidArgumentError } from "../errors.ts";
+import { ClosedError, CityHallError, CorruptionError, IoError, InvalidArgumentError } from "../errors.ts";
 import type { TableMeta } from "../manifest/format.ts";
 import type { ManifestData } from "../manifest/format.ts";
 import { emptyManifest, loadManifest, saveManifest } from "../manifest/store.ts";
@@ -36,7 +36,7 @@ import { joinPath } from "../vfs/vfs.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { encodeDelete, encodePutBatch, groupPoints } from "../wal/batch.ts";
 import type { WalEntry } from "../wal/batch.ts";
-import { recoverWal } from "../wal/recovery.ts";
+import { describeRecoveryReport, moveSegmentsAside, recoverWal } from "../wal/recovery.ts";
 import type { RecoveryReport } from "../wal/recovery.ts";
 import { segmentsToDelete } from "../wal/retention_policy.ts";
 import { WalFollower } from "../wal/follower.ts";
@@ -51,6 +51,11 @@ import { resolveOptions } from "./options.ts";
 import { mergeSeries } from "./read_merge.ts";
 import type { MergeSource } from "./read_merge.ts";
 import { checkKey, checkTs, checkValue } from "./validate.ts";
+import { checkNotExpired, retentionCutoff } from "./retention.ts";
+import type { RetentionDecision } from "./retention.ts";
+import { openTables } from "./quarantine.ts";
+import type { QuarantineReport } from "./quarantine.ts";
+import { errnoOf } from "../errors.ts";
 
 export interface Point {
   key: string;
@@ -94,6 +99,18 @@ export interface DbStats {
   blockCacheHits: number;
   blockCacheMisses: number;
   recovery: RecoveryReport[];
+  /** SSTables found damaged at open and moved aside (their points are unreadable). */
+  quarantined: QuarantineReport[];
+  /** Set when the node started without a writable WAL (disk full): reads only. */
+  readOnlyReason: string | null;
+  retention: {
+    /** Oldest timestamp kept, or null when retention is off. */
+    cutoffMs: number | null;
+    /** True while the clock is ahead of the stored data and the cutoff is held back. */
+    clockAhead: boolean;
+    /** Points retention removed from SSTables since start. */
+    removedPoints: number;
+  };
 }
 
 const MIN_TS = -MAX_ABS_TS_MS;
@@ -104,6 +121,17 @@ const FLUSH_RETRY_MS = 1000;
 const MAX_TS = MAX_ABS_TS_MS;
 const WAL_DIR = "wal";
 const SST_DIR = "sst";
+
+/** The sink of a leader that started read-only: nothing to append to, nothing to sync. */
+const NO_WAL: WalSink = {
+  segmentNo: 0,
+  segmentSizeBytes: 0,
+  failed: null,
+  syncCount: 0,
+  idle: async () => {},
+  rollSoon: async () => {},
+  close: async () => {},
+};
 
 interface SegmentInfo {
   segmentNo: number;
@@ -153,6 +181,15 @@ export class Db {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly recovery: RecoveryReport[];
+  private quarantined: QuarantineReport[] = [];
+  /** Why writes are refused on a leader that could not start its WAL (disk full), or null. */
+  private readOnlyReason: string | null = null;
+  /** Newest timestamp ever stored (retention never measures from a clock far past it). */
+  private newestTsMs: number | undefined;
+  private retentionRemovedPoints = 0;
+  private clockAheadLogged = false;
+  /** What went wrong while closing (reported by the node instead of "all data is on disk"). */
+  private closeProblems: string[] = [];
   private flushCount = 0;
   private compactionCount = 0;
   /** Lowest WAL segment some other party still needs (set by replication). */
@@ -202,31 +239,73 @@ export class Db {
       const no = parseSstFileName(name);
       if ((no !== undefined && !live.has(no)) || name.endsWith(".tmp")) vfs.remove(joinPath(sstDir, name));
     }
-    const tables: TableReader[] = [];
+    const opened = await openTables(vfs, dir, sstDir, manifest, cache, opts.logger);
+    const db = new Db(dir, opts, opened.manifest, opened.tables, cache, []);
+    db.quarantined = opened.quarantined;
+    for (const t of opened.manifest.tables) if (t.points > 0) db.noteTs(t.maxTs);
+    const walDir = joinPath(dir, WAL_DIR);
     try {
-      for (const t of manifest.tables) tables.push(TableReader.open(vfs, joinPath(sstDir, sstFileName(t.fileNo)), t.fileNo, cache));
+      await db.recoverAndStartWal(walDir);
     } catch (e) {
-      for (const t of tables) t.close();
+      await db.wal?.close().catch(() => {});
+      for (const t of db.tables) t.close();
       throw e;
     }
-    const db = new Db(dir, opts, manifest, tables, cache, []);
-    const walDir = joinPath(dir, WAL_DIR);
-    const result = await recoverWal(vfs, walDir, (entry) => db.replay(entry));
-    db.recovery.push(...result.reports);
-    for (const r of result.reports) {
-      opts.logger.warn(`cityhall/wal: recovery dropped ${r.droppedBytes} bytes of ${r.file} from offset ${r.offsetBytes} (${r.kind})`);
-    }
-    for (const s of result.segments) db.segments.set(s.segmentNo, { segmentNo: s.segmentNo, maxSeq: s.maxSeq, sizeBytes: s.sizeBytes });
-    const lastSegment = result.segments.length ? result.segments[result.segments.length - 1]!.segmentNo : 0;
-    db.nodeId = await readOrCreateNodeId(vfs, dir);
-    if (opts.role === "replica") {
-      db.follower = WalFollower.open(vfs, walDir, opts.sync, lastSegment ? { segmentNo: lastSegment } : undefined);
-    } else {
-      db.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: opts.walSegmentBytes, sync: opts.sync });
-      db.segments.set(db.wal.segmentNo, { segmentNo: db.wal.segmentNo, maxSeq: 0, sizeBytes: db.wal.segmentSizeBytes });
-    }
-    db.maybeFreeze();
     return db;
+  }
+
+  /**
+   * Replays the WAL (engine/../wal/recovery.ts tells torn tails from corruption), starts the
+   * WAL for new writes, and finishes a salvage: the salvaged writes are flushed to an
+   * SSTable before their damaged segment is moved aside, so a crash in between only means
+   * salvaging again.
+   */
+  private async recoverAndStartWal(walDir: string): Promise<void> {
+    const { vfs, logger } = this.opts;
+    const flushedSeq = this.manifest.flushedSeq;
+    const result = await recoverWal(vfs, walDir, (entry) => this.replay(entry), {
+      salvage: this.opts.salvage,
+      flushedSeq,
+      fix:
+        this.opts.role === "replica"
+          ? "This is a replica, whose WAL is a copy of its leader's: stop it, move its data directory aside, and start it again to take a fresh snapshot from the leader"
+          : undefined,
+    });
+    this.recovery.push(...result.reports);
+    const salvaged = new Set(result.salvaged);
+    for (const s of result.segments) if (!salvaged.has(s.segmentNo)) this.segments.set(s.segmentNo, { ...s });
+    const lastSegment = result.segments.length ? result.segments[result.segments.length - 1]!.segmentNo : 0;
+    this.nodeId = await readOrCreateNodeId(vfs, this.dir);
+    if (this.opts.role === "replica") {
+      this.follower = WalFollower.open(vfs, walDir, this.opts.sync, lastSegment ? { segmentNo: lastSegment } : undefined);
+    } else {
+      try {
+        this.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: this.opts.walSegmentBytes, sync: this.opts.sync });
+        this.segments.set(this.wal.segmentNo, { segmentNo: this.wal.segmentNo, maxSeq: 0, sizeBytes: this.wal.segmentSizeBytes });
+      } catch (e) {
+        const io = e instanceof IoError ? e : new IoError("wal", `cannot create WAL segment ${segmentFileName(lastSegment + 1)}`, e);
+        if (io.errno !== "ENOSPC" && io.errno !== "EDQUOT" && errnoOf((e as { cause?: unknown }).cause) !== "ENOSPC") throw e;
+        // Every acknowledged write was just replayed: serve reads, refuse writes.
+        this.readOnlyReason = `this node started read-only (reads work, writes are refused): ${io.message.replace(/^cityhall\//, "")}; restart the node once there is free space to take writes again`;
+        logger.error(`cityhall/db: ${this.readOnlyReason}`);
+      }
+    }
+    if (result.salvaged.length) {
+      if (!this.wal) throw new IoError("db", "cannot salvage the damaged WAL without a writable WAL to continue from", this.readOnlyReason);
+      await this.flush();
+      moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);
+    }
+    for (const r of this.recovery) {
+      const line = `cityhall/wal: ${describeRecoveryReport(r, flushedSeq)}`;
+      if (r.damage === "corruption") logger.error(`${line} (salvaged: every valid record around it was replayed)`);
+      else logger.warn(line);
+    }
+    this.maybeFreeze();
+  }
+
+  /** Remembers the newest timestamp stored (for the retention clock bound). */
+  private noteTs(ts: number): void {
+    if (this.newestTsMs === undefined || ts > this.newestTsMs) this.newestTsMs = ts;
   }
 
   private replay(entry: WalEntry): void {
@@ -238,7 +317,10 @@ export class Db {
   private applyEntry(entry: WalEntry): void {
     const mem = this.active;
     if (entry.kind === "put") {
-      for (const g of entry.groups) mem.putSeries(g.key, g.ts, g.vals);
+      for (const g of entry.groups) {
+        mem.putSeries(g.key, g.ts, g.vals);
+        for (const ts of g.ts) this.noteTs(ts);
+      }
     } else {
       mem.deleteRange(entry.key, entry.fromTs, entry.toTs);
     }
@@ -251,12 +333,13 @@ export class Db {
     if (this.closed) throw new ClosedError("db", "the database is closed");
   }
 
-  /** The WAL in use, whichever role. */
+  /** The WAL in use, whichever role (a stand-in on a leader started read-only). */
   private get sink(): WalSink {
-    return (this.wal ?? this.follower)!;
+    return this.wal ?? this.follower ?? NO_WAL;
   }
 
   private leaderWal(): WalWriter {
+    if (this.readOnlyReason) throw new CityHallError("UNAVAILABLE", "db", this.readOnlyReason);
     if (!this.wal) {
       throw new CityHallError("READ_ONLY", "db", "this node is a replica: it takes writes only from its leader; write to the leader instead");
     }
@@ -297,6 +380,8 @@ export class Db {
     if (!Array.isArray(points)) throw new InvalidArgumentError("db", "putMany takes an array of points");
     if (points.length === 0) return { seq: this.lastSeq, points: 0 };
     const now = this.opts.clock();
+    const retention = this.opts.retentionMs === undefined ? null : this.retentionDecision(now);
+    let newest = -Infinity;
     let lastKey: string | null = null;
     for (let i = 0; i < points.length; i++) {
       const p = points[i]!;
@@ -310,8 +395,13 @@ export class Db {
         }
         lastKey = p.key;
       }
-      if (p.ts !== undefined) checkTs(p.ts);
+      if (p.ts !== undefined) {
+        checkTs(p.ts);
+        if (retention) checkNotExpired(p.ts, i, p.key, retention, now, this.opts.retentionMs!);
+      }
       checkValue(p.value);
+      const ts = p.ts ?? now;
+      if (ts > newest) newest = ts;
     }
     await this.waitForRoom();
     this.checkOpen();
@@ -322,6 +412,7 @@ export class Db {
       const mem = this.active;
       for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
       mem.noteSeq(seq);
+      this.noteTs(newest);
       this.noteSegment(pos, seq);
       this.maybeFreeze();
     });
@@ -380,24 +471,37 @@ export class Db {
 
   private async runFlush(): Promise<void> {
     const mem = this.immutable!;
+    let builder: PendingTable | null = null;
     try {
       const fileNo = this.nextFileNo++;
-      const builder = await this.newTable(fileNo);
+      builder = await this.newTable(fileNo);
       for (const key of mem.sortedKeys()) {
         const s = mem.series.get(key)!;
         if (s.ts.length > 0) await builder.builder.addSeries(key, s.ts, s.vals);
       }
       for (const t of mem.tombstones) builder.builder.addTombstone(t.key, t.fromTs, t.toTs);
       const meta = await builder.finish(mem.minSeq, mem.maxSeq);
+      const reader = builder.open();
+      // From here the file may be named by a durable manifest, even if saving it reports an
+      // error: it must never be removed as "partial".
+      builder = null;
       await this.updateManifest(
         (cur) => ({ nextFileNo: this.nextFileNo, flushedSeq: mem.maxSeq, tables: [...cur.tables, meta] }),
-        [builder.open()],
+        [reader],
         [],
       );
       this.immutable = null;
       this.flushError = null;
       this.flushCount++;
     } catch (e) {
+      // A partial table (disk full mid-build) must not sit in sst/ until the next start.
+      if (builder) {
+        try {
+          builder.abandon();
+        } catch (rmErr) {
+          this.opts.logger.warn(`cityhall/db: cannot remove a partial SSTable: ${String(rmErr)}`);
+        }
+      }
       this.flushError = e instanceof Error ? e : new Error(String(e));
       this.lastFlushFailureMs = Date.now();
       this.opts.logger.error(`cityhall/db: flush failed, will retry in ${FLUSH_RETRY_MS} ms: ${this.flushError.message}`);
@@ -532,8 +636,27 @@ export class Db {
 
   // ---------------------------------------------------------------- compaction
 
+  private retentionDecision(nowMs: number): RetentionDecision {
+    const d = retentionCutoff(nowMs, this.newestTsMs, this.opts.retentionMs!, this.opts.retentionClockLeadMs);
+    if (d.clockAhead && !this.clockAheadLogged) {
+      this.clockAheadLogged = true;
+      this.opts.logger.warn(
+        `cityhall/db: the clock (${new Date(nowMs).toISOString()}) is more than ${this.opts.retentionClockLeadMs} ms ahead of the newest stored point ` +
+          `(${new Date(this.newestTsMs!).toISOString()}); retention measures from the newest point instead, so no real data is deleted; check the clock (NTP, RTC)`,
+      );
+    } else if (!d.clockAhead) this.clockAheadLogged = false;
+    return d;
+  }
+
+  /** Oldest timestamp kept (MIN_TS with retention off); see engine/retention.ts. */
   private retentionCutoff(): number {
-    return this.opts.retentionMs === undefined ? MIN_TS : this.opts.clock() - this.opts.retentionMs;
+    return this.opts.retentionMs === undefined ? MIN_TS : this.retentionDecision(this.opts.clock()).cutoffMs;
+  }
+
+  private noteRetentionRemoved(points: number, cutoffMs: number): void {
+    if (points <= 0) return;
+    this.retentionRemovedPoints += points;
+    this.opts.logger.info(`cityhall/db: retention removed ${points} points older than ${new Date(cutoffMs).toISOString()} (${this.retentionRemovedPoints} since start)`);
   }
 
   private maybeCompact(): void {
@@ -564,8 +687,10 @@ export class Db {
     if (task.kind === "expire") {
       const doomed = new Set(task.fileNos);
       const removed = this.tables.filter((t) => doomed.has(t.fileNo));
+      const points = this.manifest.tables.filter((t) => doomed.has(t.fileNo)).reduce((n, t) => n + t.points, 0);
       await this.updateManifest((cur) => ({ ...cur, tables: cur.tables.filter((t) => !doomed.has(t.fileNo)) }), [], removed);
       this.compactionCount++;
+      this.noteRetentionRemoved(points, this.retentionCutoff());
       return;
     }
     const inputs = this.tables.slice(task.start, task.end);
@@ -574,11 +699,16 @@ export class Db {
     const fileNo = this.nextFileNo++;
     for (const t of inputs) t.refs++;
     let out: PendingTable | null = null;
+    let expired = 0;
     try {
       out = await this.newTable(fileNo);
-      for (const s of mergeTables(inputs, cutoff)) {
+      // Retention is applied here rather than in mergeTables so what it removes is counted.
+      for (const s of mergeTables(inputs, MIN_TS)) {
         if (this.closed) throw new ClosedError("db", "compaction abandoned: the database is closing");
-        await out.builder.addSeries(s.key, s.ts, s.vals);
+        const keepFrom = lowerBound(s.ts, cutoff);
+        expired += keepFrom;
+        if (keepFrom === 0) await out.builder.addSeries(s.key, s.ts, s.vals);
+        else if (keepFrom < s.ts.length) await out.builder.addSeries(s.key, s.ts.slice(keepFrom), s.vals.slice(keepFrom));
       }
       for (const tb of carriedTombstones(inputs, task.dropTombstones, cutoff)) out.builder.addTombstone(tb.key, tb.fromTs, tb.toTs);
       const minSeq = Math.min(...inputMetas.map((m) => m.minSeq));
@@ -600,6 +730,7 @@ export class Db {
         inputs,
       );
       this.compactionCount++;
+      this.noteRetentionRemoved(expired, cutoff);
     } catch (e) {
       out?.abandon();
       throw e;
@@ -736,7 +867,20 @@ export class Db {
       }
       for (let i = lo; i < infos.length && infos[i]!.key.startsWith(prefix); i++) candidates.add(infos[i]!.key);
     }
-    return [...candidates].filter((k) => this.get(k) !== null).sort(compareKeys);
+    // A key is listed when it has a visible point. A damaged data block must not fail the
+    // whole listing: a key whose visibility cannot be read is listed (the keys block names it).
+    let damaged: CorruptionError | null = null;
+    const out = [...candidates].filter((k) => {
+      try {
+        return this.get(k) !== null;
+      } catch (e) {
+        if (!(e instanceof CorruptionError)) throw e;
+        damaged ??= e;
+        return true;
+      }
+    });
+    if (damaged) this.opts.logger.warn(`cityhall/db: keys(): listed series whose data is unreadable: ${(damaged as CorruptionError).message}`);
+    return out.sort(compareKeys);
   }
 
   // ---------------------------------------------------------------- status
@@ -771,13 +915,27 @@ export class Db {
       blockCacheHits: this.cache.hits,
       blockCacheMisses: this.cache.misses,
       recovery: [...this.recovery],
+      quarantined: [...this.quarantined],
+      readOnlyReason: this.readOnlyReason,
+      retention: this.retentionStats(),
     };
+  }
+
+  private retentionStats(): DbStats["retention"] {
+    if (this.opts.retentionMs === undefined) return { cutoffMs: null, clockAhead: false, removedPoints: this.retentionRemovedPoints };
+    const d = retentionCutoff(this.opts.clock(), this.newestTsMs, this.opts.retentionMs, this.opts.retentionClockLeadMs);
+    return { cutoffMs: d.cutoffMs, clockAhead: d.clockAhead, removedPoints: this.retentionRemovedPoints };
+  }
+
+  /** Problems met by close() (empty after a clean close): the node reports them truthfully. */
+  get closeFailures(): readonly string[] {
+    return this.closeProblems;
   }
 
   // ---------------------------------------------------------------- replication
 
   get role(): "leader" | "replica" {
-    return this.wal ? "leader" : "replica";
+    return this.opts.role;
   }
 
   get walDirectory(): string {
@@ -911,6 +1069,10 @@ export class Db {
     while (this.flushing) await this.flushing;
     let flushFailure: unknown = null;
     try {
+      if (this.immutable && !this.sink.failed) {
+        this.startFlush(); // an earlier flush failed: one more try before stopping
+        await this.flushing;
+      }
       if (!this.immutable && !this.active.isEmpty() && !this.sink.failed) {
         this.freeze();
         await this.flushing;
@@ -921,7 +1083,20 @@ export class Db {
     this.closed = true;
     if (this.flushRetryTimer) clearTimeout(this.flushRetryTimer);
     while (this.compacting) await this.compacting;
-    await this.sink.close();
+    if (this.immutable || flushFailure) {
+      const why = (flushFailure ?? this.flushError) as Error | null;
+      this.closeProblems.push(
+        `the memtable could not be written to an SSTable (${why?.message ?? "unknown error"}); its acknowledged writes stay in the write-ahead log and are replayed at the next start`,
+      );
+    }
+    if (this.sink.failed) {
+      this.closeProblems.push(`the write-ahead log failed (${this.sink.failed.message}); only acknowledged writes are on disk`);
+    }
+    try {
+      await this.sink.close();
+    } catch (e) {
+      this.closeProblems.push(`closing the write-ahead log failed (${(e as Error).message}); writes not yet synced may be lost`);
+    }
     for (const t of this.tables) t.close();
     releaseLock(this.vfs, this.dir);
     if (flushFailure && !(flushFailure instanceof CityHallError)) throw flushFailure;

@@ -7,6 +7,7 @@ import { InvalidArgumentError } from "../errors.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { RealFs } from "../vfs/real_fs.ts";
 import type { SyncMode } from "../wal/writer.ts";
+import { DEFAULT_RETENTION_CLOCK_LEAD_MS } from "./retention.ts";
 
 export interface Logger {
   info(message: string): void;
@@ -25,6 +26,17 @@ export interface DbOptions {
   blockCacheBytes?: number;
   /** Points older than this (by timestamp, against the clock) are dropped; off when unset. */
   retentionMs?: number;
+  /**
+   * Retention never measures from a clock further ahead of the newest stored point than
+   * this (engine/retention.ts); default 1 day.
+   */
+  retentionClockLeadMs?: number;
+  /**
+   * Start even when the WAL is damaged in the middle: replay every valid record around the
+   * damage, move the damaged segment aside, report what was lost. Off by default: such
+   * damage stops the open with a WalCorruptionError.
+   */
+  salvage?: boolean;
   compaction?: Partial<CompactionConfig>;
   /** Run compactions automatically after flushes (default true). */
   autoCompact?: boolean;
@@ -42,6 +54,8 @@ export interface ResolvedOptions {
   walSegmentBytes: number;
   blockCacheBytes: number;
   retentionMs: number | undefined;
+  retentionClockLeadMs: number;
+  salvage: boolean;
   compaction: CompactionConfig;
   autoCompact: boolean;
   zstdLevel: number;
@@ -82,6 +96,8 @@ export function resolveOptions(o: DbOptions): ResolvedOptions {
     walSegmentBytes: positive("walSegmentBytes", o.walSegmentBytes, 16 * MIB, 4096),
     blockCacheBytes: positive("blockCacheBytes", o.blockCacheBytes, 16 * MIB, 0),
     retentionMs: o.retentionMs,
+    retentionClockLeadMs: positive("retentionClockLeadMs", o.retentionClockLeadMs, DEFAULT_RETENTION_CLOCK_LEAD_MS, 0),
+    salvage: o.salvage ?? false,
     compaction,
     autoCompact: o.autoCompact ?? true,
     zstdLevel: positive("zstdLevel", o.zstdLevel, 3, 1),

@@ -24,6 +24,15 @@ export function registerEngineMetrics(reg: Registry, db: Db, startedMs: number, 
   reg.collect("cityhall_block_cache_bytes", "Memory held by decoded SSTable blocks.", "gauge", () => s().blockCacheBytes);
   reg.collect("cityhall_block_cache_hits_total", "Block cache hits.", "counter", () => s().blockCacheHits);
   reg.collect("cityhall_block_cache_misses_total", "Block cache misses.", "counter", () => s().blockCacheMisses);
+  reg.collect("cityhall_wal_recovery_corruptions", "Damaged WAL regions followed by valid records found at the last start (salvaged).", "gauge", () =>
+    s().recovery.filter((r) => r.damage === "corruption").length,
+  );
+  reg.collect("cityhall_sstables_quarantined", "SSTables found damaged at start and moved aside (their points are unreadable).", "gauge", () => s().quarantined.length);
+  reg.collect("cityhall_retention_removed_points_total", "Points removed by retention since start.", "counter", () => s().retention.removedPoints);
+  reg.collect("cityhall_retention_clock_ahead", "1 while the clock is too far ahead of the newest stored point for retention to trust it.", "gauge", () =>
+    s().retention.clockAhead ? 1 : 0,
+  );
+  reg.collect("cityhall_read_only", "1 when the node started read-only (no writable WAL, e.g. a full disk).", "gauge", () => (s().readOnlyReason ? 1 : 0));
   reg.collect("cityhall_wal_recovery_dropped_bytes", "Bytes of damaged or torn WAL dropped at the last start.", "gauge", () =>
     s().recovery.reduce((n, r) => n + r.droppedBytes, 0),
   );

@@ -190,13 +190,15 @@ export class HttpApi {
     if (e instanceof InvalidArgumentError) return json({ error: e.message }, 400);
     if (e instanceof CityHallError) {
       if (e.code === "READ_ONLY") return json({ error: e.message }, 403);
-      if (e.code === "CLOSED") return json({ error: e.message }, 503);
+      if (e.code === "CLOSED" || e.code === "UNAVAILABLE") return json({ error: e.message }, 503);
       if (e instanceof CorruptionError) this.log.error(e.message);
       else this.log.error(`${req.method} ${url.pathname}: ${e.message}`);
       const status = e.code === "IO" && /ENOSPC|EDQUOT|disk is full/.test(e.message) ? 507 : 500;
       return json({ error: e.message }, status);
     }
-    this.log.error(`cityhall/http: ${req.method} ${url.pathname} failed: ${(e as Error)?.stack ?? String(e)}`);
+    // One line: the message and where it came from, never a stack or a source dump.
+    const where = ((e as Error)?.stack ?? "").split("\n").find((l) => /^\s+at /.test(l))?.trim() ?? "";
+    this.log.error(`cityhall/http: ${req.method} ${url.pathname} failed: ${String((e as Error)?.message ?? e).split("\n")[0]!.slice(0, 500)}${where ? ` (${where.slice(0, 200)})` : ""}`);
     return json({ error: "internal error; see the node's log" }, 500);
   }
 
@@ -380,23 +382,47 @@ export class HttpApi {
     let first = true;
     let done = false;
     const counter = this.pointsRead;
-    const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (done) return;
-        let out = first && !ndjson ? "[" : "";
-        let n = 0;
-        for (; n < 2000; n++) {
-          const r = it.next();
-          if (r.done) {
-            done = true;
-            break;
-          }
-          const line = JSON.stringify(r.value);
-          out += ndjson ? line + "\n" : (first ? "" : ",") + line;
-          first = false;
+    const log = this.log;
+    const batch = (): string => {
+      let out = first && !ndjson ? "[" : "";
+      let n = 0;
+      for (; n < 2000; n++) {
+        const r = it.next();
+        if (r.done) {
+          done = true;
+          break;
         }
-        counter.inc(undefined, n);
-        if (done && !ndjson) out += first ? "]" : "]";
+        const line = JSON.stringify(r.value);
+        out += ndjson ? line + "\n" : (first ? "" : ",") + line;
+        first = false;
+      }
+      counter.inc(undefined, n);
+      if (done && !ndjson) out += "]";
+      return out;
+    };
+    // The first batch is read before the status is sent: a damaged block there is a 500 with
+    // a JSON error like any other failure.
+    const head = batch();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (head) controller.enqueue(enc.encode(head));
+        if (done) controller.close();
+      },
+      pull(controller) {
+        let out: string;
+        try {
+          out = batch();
+        } catch (e) {
+          // Mid-stream (docs/http_api.md): NDJSON ends with an {"error": ...} line; a JSON
+          // array cannot carry one, so the response is aborted. Logged in one line.
+          const msg = e instanceof CityHallError ? e.message : `cityhall/http: /v1/range failed: ${(e as Error)?.message ?? String(e)}`;
+          log.error(`GET /v1/range key=${JSON.stringify(key)}: aborted mid-stream: ${msg}`);
+          if (ndjson) {
+            controller.enqueue(enc.encode(JSON.stringify({ error: msg }) + "\n"));
+            controller.close();
+          } else controller.error(new Error(msg));
+          return;
+        }
         if (out) controller.enqueue(enc.encode(out));
         if (done) controller.close();
       },

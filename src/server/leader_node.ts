@@ -30,6 +30,8 @@ export interface LeaderOptions {
   memtableBytes?: number;
   walSegmentBytes?: number;
   retentionMs?: number;
+  /** Start despite mid-log WAL damage, keeping every valid record (see wal/recovery.ts). */
+  salvage?: boolean;
   limits?: Partial<HttpLimits>;
   logger: Logger;
 }
@@ -60,8 +62,10 @@ export class LeaderNode {
       memtableBytes: o.memtableBytes,
       walSegmentBytes: o.walSegmentBytes,
       retentionMs: o.retentionMs,
+      salvage: o.salvage,
       logger: o.logger,
     });
+    const readOnly = db.stats().readOnlyReason;
     const metrics = new Registry();
     registerEngineMetrics(metrics, db, startedMs, "leader");
     const replication = new ReplicationServer(db, vfs, o.dataDir, {
@@ -94,7 +98,8 @@ export class LeaderNode {
       metrics,
       o.logger,
     );
-    await startParts(db, http, replication);
+    // A leader without a writable WAL (full disk) has nothing to ship: it serves reads only.
+    await startParts(db, http, readOnly ? { start: async () => {}, stop: () => replication.stop() } : replication);
     return new LeaderNode(db, http, replication, o.logger);
   }
 

@@ -35,10 +35,18 @@ export async function startParts(db: Db, http: HttpApi, replication: Replication
   }
 }
 
-/** Orderly stop: no new replication or requests, requests in flight finish, the engine flushes. */
+/**
+ * Orderly stop: no new replication or requests, requests in flight finish, the engine
+ * flushes. Throws (so the process exits non-zero) when the engine could not save everything.
+ */
 export async function stopParts(db: Db, http: HttpApi, replication: Replication, log: Logger, role: string): Promise<void> {
   await replication.stop();
   await http.stop(false);
   await db.close();
+  const problems = db.closeFailures;
+  if (problems.length) {
+    // Say what happened, never "all data is on disk" after a failed save.
+    throw new Error(`${role} stopped, but not cleanly: ${problems.join("; ")}`);
+  }
   log.info(`cityhall: ${role} stopped cleanly; all data is on disk`);
 }

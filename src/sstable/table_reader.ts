@@ -3,7 +3,8 @@
 // the keys block is loaded the first time `keys()` asks for it.
 //
 // Every structural problem surfaces as a CorruptionError naming the file and offset; a
-// damaged block only fails the reads that touch it.
+// damaged data block only fails the reads that touch it (and names the key range it held);
+// a damaged keys block makes keys() rebuild the list from the data blocks and the index.
 
 import { ByteReader } from "../codec/bytes.ts";
 import type { Value } from "../codec/columns.ts";
@@ -166,15 +167,32 @@ export class TableReader {
   block(i: number): DecodedBlock {
     const cached = this.cache.get(this.fileNo, i);
     if (cached) return cached;
-    const h = this.index[i]!;
-    const b = decodeDataBlock(this.readBlockContents(h), this.name, h.offsetBytes);
+    const b = this.decodeBlock(i);
     this.cache.put(this.fileNo, i, b);
     return b;
   }
 
   /** Decodes block `i` without caching it (compaction reads each block once). */
   blockUncached(i: number): DecodedBlock {
-    return this.cache.get(this.fileNo, i) ?? decodeDataBlock(this.readBlockContents(this.index[i]!), this.name, this.index[i]!.offsetBytes);
+    return this.cache.get(this.fileNo, i) ?? this.decodeBlock(i);
+  }
+
+  /** A damaged block fails with what it covers, so the caller knows what is (not) lost. */
+  private decodeBlock(i: number): DecodedBlock {
+    const h = this.index[i]!;
+    try {
+      return decodeDataBlock(this.readBlockContents(h), this.name, h.offsetBytes);
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e;
+      const reason = e.message.replace(/^cityhall\/sstable: /, "").replace(/ in \S+ at offset \d+$/, "");
+      throw new CorruptionError(
+        "sstable",
+        `damaged data block (${reason}) holding series ${JSON.stringify(h.firstKey)} ts ${h.firstTs} to ${JSON.stringify(h.lastKey)} ts ${h.lastTs} ` +
+          `(${h.points} points, ${h.sizeBytes} bytes); other blocks and series stay readable; restore this range from a replica or a backup`,
+        this.name,
+        h.offsetBytes,
+      );
+    }
   }
 
   mayContain(hash: number): boolean {
@@ -240,6 +258,55 @@ export class TableReader {
   /** Every series key with its point count and time span, ascending. */
   keys(): KeyInfo[] {
     if (this.keyInfos) return this.keyInfos;
+    try {
+      this.keyInfos = this.readKeysBlock();
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e;
+      this.keysBlockError = e;
+      this.keyInfos = this.keysFromIndexAndBlocks();
+    }
+    return this.keyInfos;
+  }
+
+  /** Set when the keys block is damaged and keys() was rebuilt from the data blocks. */
+  keysBlockError: CorruptionError | null = null;
+
+  /**
+   * Keys without the keys block: every key of every readable data block, plus the first and
+   * last keys the index names for a damaged block (points and time spans are then the
+   * block's, an over-estimate).
+   */
+  private keysFromIndexAndBlocks(): KeyInfo[] {
+    const byKey = new Map<string, KeyInfo>();
+    const note = (key: string, points: number, minTs: number, maxTs: number): void => {
+      const k = byKey.get(key);
+      if (!k) byKey.set(key, { key, points, minTs, maxTs });
+      else {
+        k.points += points;
+        k.minTs = Math.min(k.minTs, minTs);
+        k.maxTs = Math.max(k.maxTs, maxTs);
+      }
+    };
+    for (let i = 0; i < this.index.length; i++) {
+      const e = this.index[i]!;
+      let b: DecodedBlock;
+      try {
+        b = this.blockUncached(i);
+      } catch (err) {
+        if (!(err instanceof CorruptionError)) throw err;
+        note(e.firstKey, 0, e.firstTs, e.firstKey === e.lastKey ? e.lastTs : e.firstTs);
+        if (e.lastKey !== e.firstKey) note(e.lastKey, 0, e.lastTs, e.lastTs);
+        continue;
+      }
+      for (let k = 0; k < b.keys.length; k++) {
+        const ts = b.ts[k]!;
+        if (ts.length) note(b.keys[k]!, ts.length, ts[0]!, ts[ts.length - 1]!);
+      }
+    }
+    return [...byKey.values()].sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  private readKeysBlock(): KeyInfo[] {
     const contents = this.readBlockContents(this.keysHandle);
     const r: ByteReader = new ByteReader(contents, "sstable", this.name, this.keysHandle.offsetBytes);
     const n = r.uvarint();
@@ -250,7 +317,6 @@ export class TableReader {
       const key = keyReader.next(r);
       out.push({ key, points: r.uvarint(), minTs: r.svarint(), maxTs: r.svarint() });
     }
-    this.keyInfos = out;
     return out;
   }
 

@@ -16,8 +16,9 @@
 //     payload            lengthBytes bytes, see wal/batch.ts
 //
 // All integers little-endian. A record is valid only if its header fits, its length is in
-// range, its payload fits, its type is known and its CRC matches. Recovery keeps records up
-// to the first invalid one and truncates the segment there (a torn tail after a crash).
+// range, its payload fits, its type is known and its CRC matches. Recovery cuts a torn tail
+// of the newest segment and refuses (or, told to salvage, works around) damage followed by
+// valid records: see wal/recovery.ts.
 
 export const WAL_MAGIC = 0x4c574843; // FROZEN: "CHWL" read as little-endian u32
 export const WAL_FORMAT_VERSION = 1; // FROZEN

@@ -3,12 +3,82 @@
 import { describe, expect, test } from "bun:test";
 import { Db } from "../../src/engine/db.ts";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
+import { InvalidArgumentError } from "../../src/errors.ts";
+import { DEFAULT_RETENTION_CLOCK_LEAD_MS, retentionCutoff } from "../../src/engine/retention.ts";
+
+const DAY_MS = 24 * 3600 * 1000;
+const REAL_NOW = 1_767_225_600_000; // 2026-01-01
+
+describe("retention against a wrong clock", () => {
+  test("policy: the cutoff never runs more than the lead past the newest stored point", () => {
+    const r = 30 * DAY_MS;
+    expect(DEFAULT_RETENTION_CLOCK_LEAD_MS).toBe(DAY_MS);
+    expect(retentionCutoff(REAL_NOW, REAL_NOW - 1000, r, DAY_MS)).toEqual({ cutoffMs: REAL_NOW - r, clockAhead: false });
+    expect(retentionCutoff(REAL_NOW, undefined, r, DAY_MS)).toEqual({ cutoffMs: REAL_NOW - r, clockAhead: false });
+    expect(retentionCutoff(REAL_NOW + 365 * DAY_MS, REAL_NOW, r, DAY_MS)).toEqual({ cutoffMs: REAL_NOW + DAY_MS - r, clockAhead: true });
+    expect(retentionCutoff(REAL_NOW + DAY_MS, REAL_NOW, r, DAY_MS).clockAhead).toBe(false); // exactly at the bound
+    expect(retentionCutoff(REAL_NOW - DAY_MS, REAL_NOW, r, DAY_MS).cutoffMs).toBe(REAL_NOW - DAY_MS - r); // behind: the clock
+  });
+
+  test("a clock one year ahead deletes no real point (--retention 30d), and says why", async () => {
+    let now = REAL_NOW;
+    const warnings: string[] = [];
+    const logger = { info() {}, warn: (m: string) => warnings.push(m), error() {} };
+    const db = await Db.open("/db", { vfs: new MemFs(), retentionMs: 30 * DAY_MS, clock: () => now, autoCompact: false, logger });
+    for (let day = 0; day < 20; day++) {
+      await db.putMany(Array.from({ length: 24 }, (_, h) => ({ key: "temp", ts: now - (20 - day) * DAY_MS + h * 3600_000, value: day + h / 100 })));
+    }
+    await db.flush();
+    await db.putMany([{ key: "temp", ts: now, value: -1 }]);
+    await db.flush();
+    now += 365 * DAY_MS; // bad RTC or NTP answer
+    await db.compact();
+    expect([...db.range("temp")].length).toBe(20 * 24 + 1);
+    expect(db.stats().sstPoints).toBe(20 * 24 + 1);
+    expect(db.stats().retention).toMatchObject({ clockAhead: true, removedPoints: 0 });
+    expect(warnings.some((w) => w.includes("ahead of the newest stored point"))).toBe(true);
+    now = REAL_NOW; // the clock is fixed: everything is still there
+    expect([...db.range("temp")].length).toBe(20 * 24 + 1);
+    await db.close();
+  });
+
+  test("what retention removes is counted and logged", async () => {
+    let now = REAL_NOW;
+    const infos: string[] = [];
+    const logger = { info: (m: string) => infos.push(m), warn() {}, error() {} };
+    const db = await Db.open("/db", { vfs: new MemFs(), retentionMs: 60_000, clock: () => now, autoCompact: false, logger });
+    await db.putMany(Array.from({ length: 120 }, (_, i) => ({ key: "s", ts: now - 59_000 + i * 1000, value: i })));
+    await db.flush();
+    now += 70_000; // cutoff = start + 10 s: points with ts < start + 10 s go (i < 69)
+    await db.compact();
+    expect(db.stats().sstPoints).toBe(120 - 69);
+    expect(db.stats().retention.removedPoints).toBe(69);
+    expect(infos.some((m) => m.includes("retention removed 69 points"))).toBe(true);
+    await db.close();
+  });
+
+  test("a write already older than retention is refused, not acknowledged and dropped", async () => {
+    const now = REAL_NOW;
+    const db = await Db.open("/db", { vfs: new MemFs(), retentionMs: 30 * DAY_MS, clock: () => now });
+    const before = db.stats().lastSeq;
+    const err = await db.putMany([{ key: "ok", ts: now, value: 1 }, { key: "old", ts: now - 31 * DAY_MS, value: 2 }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(String(err)).toMatch(/point 1 \(key "old"\).*older than the retention window.*refused/);
+    expect(db.stats().lastSeq).toBe(before); // the whole batch is refused: nothing half-written
+    await db.putMany([{ key: "edge", ts: now - 30 * DAY_MS, value: 3 }]); // exactly at the cutoff: kept
+    expect(db.get("edge")?.value).toBe(3);
+    await db.close();
+  });
+});
 
 describe("retention", () => {
   test("points older than the retention window are hidden at once and dropped by compaction", async () => {
     let now = 1_000_000_000;
     const db = await Db.open("/db", { vfs: new MemFs(), retentionMs: 60_000, clock: () => now, autoCompact: false });
-    await db.putMany(Array.from({ length: 120 }, (_, i) => ({ key: "s", ts: now - 119_000 + i * 1000, value: i })));
+    // Written a minute earlier, when every point was inside the window (older ones are refused).
+    now -= 60_000;
+    await db.putMany(Array.from({ length: 120 }, (_, i) => ({ key: "s", ts: now + 60_000 - 119_000 + i * 1000, value: i })));
+    now += 60_000;
     await db.flush();
     expect([...db.range("s")].length).toBe(61); // ts >= now - 60 s: i = 59..119
     expect(db.get("s")?.value).toBe(119);
@@ -32,6 +102,7 @@ describe("retention", () => {
     await db.flush(); // triggers the policy: the first table is wholly expired
     for (let i = 0; i < 50 && db.stats().tables > 1; i++) await Bun.sleep(10);
     expect(db.stats().tables).toBe(1);
+    expect(db.stats().retention.removedPoints).toBe(1);
     expect(db.keys()).toEqual(["new"]);
     await db.close();
   });

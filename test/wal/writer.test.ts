@@ -69,7 +69,7 @@ describe("WAL writer", () => {
     const seqs: number[] = [];
     const r = await recoverWal(fs, "/db/wal", (e) => seqs.push(e.seq));
     expect(seqs).toEqual([1, 2, 3]);
-    expect(r.reports).toEqual([{ file: "000000000001.wal", offsetBytes: before - 7, droppedBytes: 7, kind: "TruncatedHeader" }]);
+    expect(r.reports).toEqual([{ file: "000000000001.wal", offsetBytes: before - 7, droppedBytes: 7, kind: "TruncatedHeader", damage: "torn-tail", lostSeqs: { from: 4 } }]);
     expect(fs.readFile(path).length).toBe(before - 7);
   });
 });

@@ -1,0 +1,249 @@
+// Damage on disk at the engine level, on real files: a flipped WAL byte in the middle of the
+// log (refuse, or salvage around it), damaged SSTable footers (quarantine, start) and blocks
+// (keys still listed), a full disk at start (read-only), a failed flush (no partial file
+// left, close reports it).
+import { describe, expect, test } from "bun:test";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Db } from "../../src/engine/db.ts";
+import type { Logger } from "../../src/engine/options.ts";
+import { CityHallError, CorruptionError } from "../../src/errors.ts";
+import { BlockCache } from "../../src/sstable/block_cache.ts";
+import { TableReader } from "../../src/sstable/table_reader.ts";
+import { MemFs } from "../../src/vfs/mem_fs.ts";
+import { RealFs } from "../../src/vfs/real_fs.ts";
+import { scanRecords } from "../../src/wal/record.ts";
+import { SEGMENT_HEADER_BYTES } from "../../src/wal/format.ts";
+import { WalCorruptionError } from "../../src/wal/recovery.ts";
+import { tempDir } from "../helpers.ts";
+
+const T0 = 1_767_225_600_000;
+
+function capture(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, info: (m) => lines.push(`INFO ${m}`), warn: (m) => lines.push(`WARN ${m}`), error: (m) => lines.push(`ERROR ${m}`) };
+}
+
+/** Writes `batches` batches of 50 points (batch b: key s<b%7>, ts T0 + b*50 + i) and crashes (no close). */
+async function writeAndCrash(dir: string, batches: number): Promise<void> {
+  const db = await Db.open(dir, { autoCompact: false });
+  for (let b = 1; b <= batches; b++) {
+    await db.putMany(Array.from({ length: 50 }, (_, i) => ({ key: `s${b % 7}`, ts: T0 + b * 50 + i, value: b * 1000 + i })));
+  }
+  // No close: the WAL holds everything (a later open takes over our own pid's lock).
+}
+
+function walSegments(dir: string): string[] {
+  return readdirSync(join(dir, "wal")).filter((n) => n.endsWith(".wal")).sort();
+}
+
+describe("WAL damage through the engine", () => {
+  test("MidLogFlip: the open is refused; with salvage every batch but the damaged one is back, flushed, and the segment kept aside", async () => {
+    const d = tempDir("wal-midlog");
+    try {
+      await writeAndCrash(d.path, 400);
+      const seg = walSegments(d.path)[0]!;
+      const path = join(d.path, "wal", seg);
+      const bytes = readFileSync(path);
+      const recs = scanRecords(bytes, SEGMENT_HEADER_BYTES).records;
+      expect(recs.length).toBe(400);
+      const victim = recs[150]!; // write batch 151
+      bytes[victim.offsetBytes + 20]! ^= 0x01;
+      writeFileSync(path, bytes);
+
+      const err = await Db.open(d.path).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WalCorruptionError);
+      expect(String((err as Error).message)).toMatch(new RegExp(`${seg} at offset ${victim.offsetBytes}: ${victim.endBytes - victim.offsetBytes} bytes.*seq 151\\.\\.151 lost.*--salvage`));
+      expect(readFileSync(path)).toEqual(bytes); // untouched
+
+      const log = capture();
+      const db = await Db.open(d.path, { salvage: true, logger: log });
+      const rec = db.stats().recovery;
+      expect(rec.length).toBe(1);
+      expect(rec[0]).toMatchObject({ file: seg, offsetBytes: victim.offsetBytes, damage: "corruption", lostSeqs: { from: 151, to: 151 } });
+      expect(rec[0]!.movedTo).toMatch(new RegExp(`^${seg}\\.corrupt-\\d{8}T\\d{6}Z$`));
+      expect(readdirSync(join(d.path, "wal"))).toContain(rec[0]!.movedTo!);
+      expect(readFileSync(join(d.path, "wal", rec[0]!.movedTo!))).toEqual(bytes); // moved, never altered
+      expect(log.lines.some((l) => l.startsWith("ERROR") && l.includes("seq 151..151 lost") && l.includes(seg))).toBe(true);
+      // Every other batch, before and after the damage, is readable.
+      for (let b = 1; b <= 400; b++) {
+        const pts = [...db.range(`s${b % 7}`, T0 + b * 50, T0 + b * 50 + 49)];
+        expect(pts.length).toBe(b === 151 ? 0 : 50);
+        if (b !== 151) expect(pts[49]!.value).toBe(b * 1000 + 49);
+      }
+      expect(db.stats().flushedSeq).toBe(400); // salvaged writes are in an SSTable now
+      await db.put("after", 1, T0);
+      await db.close();
+
+      // A plain restart works: nothing damaged is left in the WAL, nothing is lost again.
+      const db2 = await Db.open(d.path);
+      expect(db2.stats().recovery).toEqual([]);
+      expect([...db2.range("s4", T0 + 200 * 50, T0 + 200 * 50 + 49)].length).toBe(50);
+      expect(db2.get("after")?.value).toBe(1);
+      await db2.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  test("TornTail: garbage after the last record is cut and the node starts without salvage", async () => {
+    const d = tempDir("wal-torn");
+    try {
+      await writeAndCrash(d.path, 20);
+      const path = join(d.path, "wal", walSegments(d.path)[0]!);
+      const bytes = readFileSync(path);
+      writeFileSync(path, bytes.subarray(0, bytes.length - 7));
+      const db = await Db.open(d.path);
+      expect(db.stats().recovery.map((r) => [r.damage, r.lostSeqs])).toEqual([["torn-tail", { from: 20 }]]);
+      expect([...db.range("s6")].length).toBe(50 * 2); // batches 6 and 13; 20 was torn
+      await db.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+});
+
+async function seedTables(dir: string): Promise<void> {
+  const db = await Db.open(dir, { autoCompact: false });
+  for (const key of ["alpha", "beta", "gamma"]) {
+    await db.putMany(Array.from({ length: 20000 }, (_, i) => ({ key, ts: T0 + i * 1000, value: Math.sin(i) * key.length })));
+    await db.flush(); // one table per series
+  }
+  await db.close();
+}
+
+function tables(dir: string): string[] {
+  return readdirSync(join(dir, "sst")).filter((n) => n.endsWith(".sst")).sort();
+}
+
+describe("SSTable damage through the engine", () => {
+  test("a flipped footer byte: the table is quarantined (renamed, not deleted), the node starts and says what is lost", async () => {
+    const d = tempDir("sst-footer");
+    try {
+      await seedTables(d.path);
+      const [, betaTable] = tables(d.path);
+      const path = join(d.path, "sst", betaTable!);
+      const bytes = readFileSync(path);
+      bytes[bytes.length - 3]! ^= 0xff; // in the magic number
+      writeFileSync(path, bytes);
+      const log = capture();
+      const db = await Db.open(d.path, { logger: log });
+      const q = db.stats().quarantined;
+      expect(q.map((r) => [r.file, r.movedTo, r.points])).toEqual([[betaTable, `${betaTable}.quarantined`, 20000]]);
+      expect(readdirSync(join(d.path, "sst"))).toContain(`${betaTable}.quarantined`);
+      expect(readFileSync(join(d.path, "sst", `${betaTable}.quarantined`))).toEqual(bytes);
+      expect(log.lines.some((l) => l.startsWith("ERROR") && l.includes("DATA LOSS") && l.includes("20000 points"))).toBe(true);
+      expect([...db.range("alpha")].length).toBe(20000);
+      expect([...db.range("gamma")].length).toBe(20000);
+      expect(db.keys()).toEqual(["alpha", "gamma"]);
+      await db.close();
+      const db2 = await Db.open(d.path); // the manifest no longer names it: a clean start
+      expect(db2.stats().quarantined).toEqual([]);
+      expect(db2.keys()).toEqual(["alpha", "gamma"]);
+      await db2.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  test("a damaged data block: keys() still lists every series, the error names file, offset and key range", async () => {
+    const d = tempDir("sst-block");
+    try {
+      await seedTables(d.path);
+      const [, betaTable] = tables(d.path);
+      const path = join(d.path, "sst", betaTable!);
+      const t = TableReader.open(new RealFs(), path, 2, new BlockCache(0));
+      const victim = t.index[t.index.length - 1]!; // beta's last block: the newest points
+      t.close();
+      const bytes = readFileSync(path);
+      bytes[victim.offsetBytes + 12]! ^= 0x5a;
+      writeFileSync(path, bytes);
+      const db = await Db.open(d.path);
+      expect(db.keys()).toEqual(["alpha", "beta", "gamma"]);
+      let err: unknown;
+      try {
+        db.get("beta");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(CorruptionError);
+      expect(String(err)).toContain(`"beta" ts ${victim.firstTs} to "beta" ts ${victim.lastTs}`);
+      expect(String(err)).toContain(`in ${betaTable} at offset ${victim.offsetBytes}`);
+      expect([...db.range("beta", T0, victim.firstTs - 1)].length).toBeGreaterThan(0); // older blocks readable
+      await db.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  test("a damaged keys block: keys() is rebuilt from the data blocks", async () => {
+    const d = tempDir("sst-keys");
+    try {
+      await seedTables(d.path);
+      const [, betaTable] = tables(d.path);
+      const path = join(d.path, "sst", betaTable!);
+      const bytes = readFileSync(path);
+      const footerAt = bytes.length - 64;
+      const keysOffset = new DataView(bytes.buffer, bytes.byteOffset).getUint32(footerAt, true); // handle 0: the keys block
+      bytes[keysOffset + 6]! ^= 0x5a;
+      writeFileSync(path, bytes);
+      const db = await Db.open(d.path);
+      expect(db.keys()).toEqual(["alpha", "beta", "gamma"]);
+      expect([...db.range("beta")].length).toBe(20000);
+      await db.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+});
+
+describe("disk full", () => {
+  test("a WAL segment cannot be created at start: the node opens read-only, reads work, writes are refused with the reason", async () => {
+    const fs = new MemFs();
+    const db = await Db.open("/db", { vfs: fs });
+    await db.put("k", 1, T0);
+    await db.close();
+    fs.failNext({ op: "open", errno: "ENOSPC", pathIncludes: ".wal" });
+    const log = capture();
+    const ro = await Db.open("/db", { vfs: fs, logger: log });
+    expect(ro.get("k")?.value).toBe(1);
+    expect(ro.stats().readOnlyReason).toMatch(/read-only.*cannot create WAL segment .*disk is full.*restart the node/);
+    const err = await ro.put("k", 2, T0 + 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CityHallError);
+    expect((err as CityHallError).code).toBe("UNAVAILABLE");
+    expect(log.lines.some((l) => l.startsWith("ERROR") && l.includes("read-only"))).toBe(true);
+    await ro.close();
+    const again = await Db.open("/db", { vfs: fs }); // space is back
+    await again.put("k", 3, T0 + 2);
+    expect(again.get("k")?.value).toBe(3);
+    await again.close();
+  });
+
+  test("the new segment's header cannot be written (ENOSPC on append): read-only as well", async () => {
+    const fs = new MemFs();
+    const db = await Db.open("/db", { vfs: fs });
+    await db.put("k", 1, T0);
+    await db.close();
+    fs.failNext({ op: "append", errno: "ENOSPC", pathIncludes: ".wal" });
+    const ro = await Db.open("/db", { vfs: fs });
+    expect(ro.stats().readOnlyReason).not.toBeNull();
+    expect(ro.get("k")?.value).toBe(1);
+    await ro.close();
+  });
+
+  test("a flush that fails for a full disk leaves no partial .sst behind, and close() says the data is only in the WAL", async () => {
+    const fs = new MemFs();
+    const db = await Db.open("/db", { vfs: fs, autoCompact: false });
+    await db.putMany(Array.from({ length: 5000 }, (_, i) => ({ key: "k", ts: T0 + i, value: Math.random() })));
+    fs.failNext({ op: "append", errno: "ENOSPC", pathIncludes: ".sst", times: 1000 });
+    await expect(db.flush()).rejects.toThrow(/flush failed/);
+    expect(fs.list("/db/sst").filter((n) => n.endsWith(".sst"))).toEqual([]);
+    await db.close();
+    expect(db.closeFailures.join("\n")).toMatch(/could not be written to an SSTable.*disk is full.*write-ahead log/);
+    fs.clearFaults();
+    const db2 = await Db.open("/db", { vfs: fs });
+    expect([...db2.range("k")].length).toBe(5000);
+    await db2.close();
+    expect(db2.closeFailures).toEqual([]);
+  });
+});
