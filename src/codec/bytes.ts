@@ -6,6 +6,7 @@
 import { CorruptionError } from "../errors.ts";
 
 const TWO_32 = 4294967296;
+const TWO_52 = 2 ** 52;
 /** Bytes of the longest uvarint: 2^53-1 needs ceil(53 / 7) = 8. */
 export const MAX_UVARINT_BYTES = 8;
 const textEncoder = new TextEncoder();
@@ -129,6 +130,8 @@ export class ByteWriter {
   }
   /** Zigzag-encoded signed varint; exact for -2^52..2^52-1 (others throw RangeError). */
   svarint(v: number): void {
+    // Checked here, not only in uvarint: zigzag maps 0.5 to 1, which would read back as -1.
+    if (!Number.isInteger(v) || v < -TWO_52 || v >= TWO_52) throw new RangeError(`svarint: ${v} is not an integer in -2^52..2^52-1`);
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
   raw(data: Uint8Array): void {
