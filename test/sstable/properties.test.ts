@@ -115,6 +115,24 @@ async function buildTable(series: Series[], tombs: { key: string; fromTs: number
 }
 
 describe("SSTable table properties", () => {
+  test("the issue's workload: 300 series of one point at epoch-ms times, keys() lists every one, at every capacity", async () => {
+    const f = new Failures();
+    const series: Series[] = Array.from({ length: 300 }, (_, i) => ({ key: `sensor.${String(i).padStart(3, "0")}`, ts: [1_767_225_600_000 + i * 1000], vals: [i / 10] }));
+    for (let cap = 1; cap <= MAX_CAPACITY_BYTES; cap++) {
+      const { fs } = await buildTable(series, [], { compress: false, newWriter: prefixedWriterFactory(rng(cap), cap) });
+      const t = TableReader.open(fs, "/t/000000000001.sst", 1, new BlockCache(1 << 20));
+      try {
+        const keys = t.keys();
+        const wrong = keys.findIndex((k, i) => k.key !== series[i]!.key || k.minTs !== series[i]!.ts[0] || k.maxTs !== series[i]!.ts[0]);
+        if (keys.length !== 300 || wrong >= 0) f.add(`capacity ${cap}: keys() has ${keys.length} keys, first wrong at ${wrong}`);
+      } catch (e) {
+        f.add(`capacity ${cap}: keys() failed: ${(e as Error).message}`);
+      }
+      t.close();
+    }
+    expect(f.report()).toBe("");
+  });
+
   test("whole tables (data, keys, tombstone, index, bloom blocks, footer) read back exactly; same bytes at every capacity", async () => {
     const f = new Failures();
     const top = rng(73);
