@@ -6,6 +6,7 @@
 import { CorruptionError } from "../errors.ts";
 
 const TWO_32 = 4294967296;
+const TWO_52 = 2 ** 52;
 /** Bytes of the longest uvarint: 2^53-1 needs ceil(53 / 7) = 8. */
 export const MAX_UVARINT_BYTES = 8;
 const textEncoder = new TextEncoder();
@@ -25,7 +26,16 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-/** Growable output buffer. */
+/**
+ * Growable output buffer.
+ *
+ * INVARIANT (the 2026-11 silent-zero bug): `buf` and `view` are replaced whenever the buffer
+ * grows, that is on any `ensure`, `u8`...`f64`, `uvarint`, `svarint`, `raw` or `str`. Never
+ * keep `buf`, `view`, or a `bytes()`/`bytesSince()` view across one of those calls: take them
+ * again after the last write. A view returned by `bytes()` also shares memory with later
+ * writes after `reset()` or a rollback of `lengthBytes`: copy it (`.slice()`) before the
+ * writer is reused, or give the writer up.
+ */
 export class ByteWriter {
   buf: Uint8Array;
   view: DataView;
@@ -40,7 +50,8 @@ export class ByteWriter {
   ensure(extraBytes: number): void {
     const need = this.lengthBytes + extraBytes;
     if (need <= this.buf.length) return;
-    let cap = this.buf.length * 2;
+    // max(1, ...): a writer created with capacity 0 would otherwise double 0 forever.
+    let cap = Math.max(1, this.buf.length * 2);
     while (cap < need) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.lengthBytes));
@@ -51,22 +62,33 @@ export class ByteWriter {
   bytes(): Uint8Array {
     return this.buf.subarray(0, this.lengthBytes);
   }
+  /**
+   * A view of what was written from `startBytes` on (shares memory; copy before reuse): what
+   * an encoder wrote into a writer that already held something, such as a caller's prefix.
+   */
+  bytesSince(startBytes: number): Uint8Array {
+    return this.buf.subarray(startBytes, this.lengthBytes);
+  }
   u8(v: number): void {
+    if (!(v >= 0 && v <= 0xff) || !Number.isInteger(v)) throw new RangeError(`u8: ${v} is not an integer in 0..255`);
     this.ensure(1);
     this.buf[this.lengthBytes++] = v;
   }
   u16(v: number): void {
+    if (!(v >= 0 && v <= 0xffff) || !Number.isInteger(v)) throw new RangeError(`u16: ${v} is not an integer in 0..65535`);
     this.ensure(2);
     this.view.setUint16(this.lengthBytes, v, true);
     this.lengthBytes += 2;
   }
   u32(v: number): void {
+    if (!(v >= 0 && v < TWO_32) || !Number.isInteger(v)) throw new RangeError(`u32: ${v} is not an integer in 0..2^32-1`);
     this.ensure(4);
-    this.view.setUint32(this.lengthBytes, v >>> 0, true);
+    this.view.setUint32(this.lengthBytes, v, true);
     this.lengthBytes += 4;
   }
   /** Unsigned integer up to 2^53-1 as 8 bytes little-endian. */
   u64(v: number): void {
+    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(v)) throw new RangeError(`u64: ${v} is not an integer in 0..2^53-1`);
     this.ensure(8);
     this.view.setUint32(this.lengthBytes, v % TWO_32, true);
     this.view.setUint32(this.lengthBytes + 4, Math.floor(v / TWO_32), true);
@@ -106,8 +128,10 @@ export class ByteWriter {
     }
     this.lengthBytes = p;
   }
-  /** Zigzag-encoded signed varint; exact for |v| <= 2^52. */
+  /** Zigzag-encoded signed varint; exact for -2^52..2^52-1 (others throw RangeError). */
   svarint(v: number): void {
+    // Checked here, not only in uvarint: zigzag maps 0.5 to 1, which would read back as -1.
+    if (!Number.isInteger(v) || v < -TWO_52 || v >= TWO_52) throw new RangeError(`svarint: ${v} is not an integer in -2^52..2^52-1`);
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
   raw(data: Uint8Array): void {
@@ -115,9 +139,14 @@ export class ByteWriter {
     this.buf.set(data, this.lengthBytes);
     this.lengthBytes += data.length;
   }
-  /** uvarint byte length, then UTF-8 bytes. */
+  /**
+   * uvarint byte length, then UTF-8 bytes.
+   * INVARIANT: one `ensure` covers the worst case (3 UTF-8 bytes per UTF-16 unit, plus the
+   * longest length prefix) before `this.buf` is used; the long-string path copies the bytes
+   * out (`tmp`) before calling `uvarint`/`raw`, which may grow and replace `this.buf`.
+   */
   str(s: string): void {
-    this.ensure(s.length * 3 + 10);
+    this.ensure(s.length * 3 + MAX_UVARINT_BYTES + 1);
     // Reserve one byte for the length; most strings here are < 128 bytes.
     const start = this.lengthBytes + 1;
     const { written } = textEncoder.encodeInto(s, this.buf.subarray(start));

@@ -2,6 +2,8 @@
 // state files). Layout, little-endian:
 //   u32 magic | u16 version | u16 reserved (0) | u32 payloadBytes | u32 crc32(payload) | CBOR payload
 // Each user fixes its own magic and version in its format.ts and marks them frozen.
+// Documents hold integers, strings, booleans, null, arrays and maps; cborg writes integral
+// floats as CBOR integers, so a -0 reads back as 0 (NaN and ±Infinity survive).
 
 import { decode, encode } from "cborg";
 import { CorruptionError } from "../errors.ts";

@@ -39,29 +39,41 @@ export interface ManifestData {
   tables: TableMeta[];
 }
 
-export function encodeManifest(m: ManifestData): Uint8Array {
-  return encodeCheckedCbor(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, m);
-}
+const TABLE_FIELDS = ["fileNo", "sizeBytes", "points", "tombstones", "minTs", "maxTs", "minSeq", "maxSeq"] as const;
 
 function isSafeInt(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x);
 }
 
-export function decodeManifest(bytes: Uint8Array, file = MANIFEST_FILE): ManifestData {
-  const bad = (msg: string): never => {
-    throw new CorruptionError("manifest", msg, file, 0);
-  };
-  const m = decodeCheckedCbor(bytes, MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, "manifest", file, "manifest");
-  const o = m as Partial<ManifestData>;
+/** What makes `o` not a manifest the reader accepts, or undefined. */
+function manifestProblem(o: Partial<ManifestData> | null | undefined): string | undefined {
   if (!o || typeof o !== "object" || !isSafeInt(o.nextFileNo) || !isSafeInt(o.flushedSeq) || !Array.isArray(o.tables)) {
-    bad("payload lacks nextFileNo, flushedSeq or tables");
+    return "payload lacks nextFileNo, flushedSeq or tables";
   }
-  const tables: TableMeta[] = [];
   for (const t of o.tables as unknown[]) {
     const x = t as TableMeta;
-    for (const f of ["fileNo", "sizeBytes", "points", "tombstones", "minTs", "maxTs", "minSeq", "maxSeq"] as const) {
-      if (!isSafeInt(x?.[f])) bad(`table entry lacks ${f}`);
-    }
+    for (const f of TABLE_FIELDS) if (!isSafeInt(x?.[f])) return `table entry lacks ${f}`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses (RangeError) a manifest the reader would refuse: written, it would stop the next
+ * open. Checking here costs a loop over a few hundred tables at most.
+ */
+export function encodeManifest(m: ManifestData): Uint8Array {
+  const problem = manifestProblem(m);
+  if (problem) throw new RangeError(`refusing to write a MANIFEST that could not be read back: ${problem}`);
+  return encodeCheckedCbor(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, m);
+}
+
+export function decodeManifest(bytes: Uint8Array, file = MANIFEST_FILE): ManifestData {
+  const m = decodeCheckedCbor(bytes, MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, "manifest", file, "manifest");
+  const o = m as Partial<ManifestData>;
+  const problem = manifestProblem(o);
+  if (problem) throw new CorruptionError("manifest", problem, file, 0);
+  const tables: TableMeta[] = [];
+  for (const x of o.tables as TableMeta[]) {
     tables.push({ fileNo: x.fileNo, sizeBytes: x.sizeBytes, points: x.points, tombstones: x.tombstones, minTs: x.minTs, maxTs: x.maxTs, minSeq: x.minSeq, maxSeq: x.maxSeq });
   }
   return { nextFileNo: o.nextFileNo!, flushedSeq: o.flushedSeq!, tables };

@@ -147,12 +147,15 @@ export function parseError(m: Record<string, unknown>): ErrorMessage {
   return { code: (typeof m.code === "string" ? m.code : "PROTOCOL") as ErrorCode, message: typeof m.message === "string" ? m.message : "(no message)" };
 }
 
-export function encodeAck(a: Ack): Uint8Array {
-  const w = new ByteWriter(ACK_BYTES);
+// The binary encoders below take an optional writer (tests start it at every capacity,
+// behind a prefix); `encodeFrame` copies the payload, so the writer may be reused after.
+
+export function encodeAck(a: Ack, w: ByteWriter = new ByteWriter(ACK_BYTES)): Uint8Array {
+  const start = w.lengthBytes;
   w.u64(a.segment);
   w.u64(a.offset);
   w.u64(a.seq);
-  return encodeFrame(FRAME_ACK, w.bytes());
+  return encodeFrame(FRAME_ACK, w.bytesSince(start));
 }
 
 export function decodeAck(payload: Uint8Array): Ack {
@@ -197,15 +200,16 @@ export function parseSnapshotEnd(m: Record<string, unknown>): SnapshotEnd {
 // ------------------------------------------------------------------ binary frames
 
 /** A DATA frame for WAL bytes [offset, offset + raw.length) of `segment`. */
-export function encodeData(segment: number, offset: number, raw: Uint8Array, compressed: Uint8Array | null): Uint8Array {
+export function encodeData(segment: number, offset: number, raw: Uint8Array, compressed: Uint8Array | null, into?: ByteWriter): Uint8Array {
   const body = compressed && compressed.length < raw.length ? compressed : raw;
-  const w = new ByteWriter(DATA_HEADER_BYTES + body.length);
+  const w = into ?? new ByteWriter(DATA_HEADER_BYTES + body.length);
+  const start = w.lengthBytes;
   w.u64(segment);
   w.u64(offset);
   w.u32(raw.length);
   w.u8(body === raw ? COMPRESSION_NONE : COMPRESSION_ZSTD);
   w.raw(body);
-  return encodeFrame(FRAME_DATA, w.bytes());
+  return encodeFrame(FRAME_DATA, w.bytesSince(start));
 }
 
 export interface DataChunk {
@@ -247,13 +251,14 @@ export function decodeData(payload: Uint8Array): DataChunk {
   }
 }
 
-export function encodeSnapshotChunk(fileNo: number, offset: number, raw: Uint8Array): Uint8Array {
-  const w = new ByteWriter(SNAPSHOT_CHUNK_HEADER_BYTES + raw.length);
+export function encodeSnapshotChunk(fileNo: number, offset: number, raw: Uint8Array, into?: ByteWriter): Uint8Array {
+  const w = into ?? new ByteWriter(SNAPSHOT_CHUNK_HEADER_BYTES + raw.length);
+  const start = w.lengthBytes;
   w.u32(fileNo);
   w.u64(offset);
   w.u8(COMPRESSION_NONE); // SSTable blocks are already compressed
   w.raw(raw);
-  return encodeFrame(FRAME_SNAPSHOT_CHUNK, w.bytes());
+  return encodeFrame(FRAME_SNAPSHOT_CHUNK, w.bytesSince(start));
 }
 
 export function decodeSnapshotChunk(payload: Uint8Array): { fileNo: number; offset: number; raw: Uint8Array } {

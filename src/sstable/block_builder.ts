@@ -21,8 +21,14 @@ export function writePrefixedKey(w: ByteWriter, key: string, prevKeyBytes: Uint8
   return keyBytes;
 }
 
+/** Makes the writers a builder encodes into (tests pass writers of every capacity, behind prefixes). */
+export type WriterFactory = (capacityBytes: number) => ByteWriter;
+export const freshWriter: WriterFactory = (capacityBytes) => new ByteWriter(capacityBytes);
+
 export class DataBlockBuilder {
-  private readonly body = new ByteWriter(64 * 1024);
+  private readonly body: ByteWriter;
+  /** Where this block's bytes start in `body` (0 unless the factory hands out prefixed writers). */
+  private readonly bodyStart: number;
   private prevKeyBytes: Uint8Array = new Uint8Array(0);
   chunks = 0;
   points = 0;
@@ -31,9 +37,14 @@ export class DataBlockBuilder {
   lastKey = "";
   lastTs = 0;
 
+  constructor(private readonly newWriter: WriterFactory = freshWriter) {
+    this.body = newWriter(64 * 1024);
+    this.bodyStart = this.body.lengthBytes;
+  }
+
   /** Raw size so far; the table builder cuts the block once this reaches its target. */
   get sizeBytes(): number {
-    return this.body.lengthBytes;
+    return this.body.lengthBytes - this.bodyStart;
   }
 
   /**
@@ -59,10 +70,12 @@ export class DataBlockBuilder {
 
   /** The block contents: chunk count followed by the chunks. */
   finish(): Uint8Array {
-    const out = new ByteWriter(this.body.lengthBytes + 8);
+    // Two writers: the view of `body` stays valid while `out` grows (never the same writer).
+    const out = this.newWriter(this.sizeBytes + 8);
+    const start = out.lengthBytes;
     out.uvarint(this.chunks);
-    out.raw(this.body.bytes());
-    return out.bytes().slice();
+    out.raw(this.body.bytesSince(this.bodyStart));
+    return out.bytesSince(start).slice();
   }
 }
 

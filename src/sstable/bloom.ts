@@ -7,7 +7,8 @@ export function bloomHash(key: string): number {
   return Bun.hash.murmur32v3(key) >>> 0;
 }
 
-export function buildBloom(hashes: readonly number[], bitsPerKey: number): Uint8Array {
+/** The bloom block contents (a copy); written after whatever `w`, if given, holds. */
+export function buildBloom(hashes: readonly number[], bitsPerKey: number, into?: ByteWriter): Uint8Array {
   const probes = Math.max(1, Math.min(30, Math.round(bitsPerKey * 0.69)));
   const nBits = Math.max(64, hashes.length * bitsPerKey);
   const bits = new Uint8Array(Math.ceil(nBits / 8));
@@ -20,11 +21,12 @@ export function buildBloom(hashes: readonly number[], bitsPerKey: number): Uint8
       h = (h + delta) >>> 0;
     }
   }
-  const w = new ByteWriter(bits.length + 16);
+  const w = into ?? new ByteWriter(bits.length + 16);
+  const start = w.lengthBytes;
   w.u8(probes);
   w.uvarint(nBits);
   w.raw(bits);
-  return w.bytes().slice();
+  return w.bytesSince(start).slice();
 }
 
 export class BloomFilter {

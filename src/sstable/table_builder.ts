@@ -6,7 +6,8 @@ import { ByteWriter } from "../codec/bytes.ts";
 import type { Value } from "../codec/columns.ts";
 import { IoError } from "../errors.ts";
 import type { VfsFile } from "../vfs/vfs.ts";
-import { DataBlockBuilder, frameBlock, withTrailer, writePrefixedKey } from "./block_builder.ts";
+import { DataBlockBuilder, frameBlock, freshWriter, withTrailer, writePrefixedKey } from "./block_builder.ts";
+import type { WriterFactory } from "./block_builder.ts";
 import { bloomHash, buildBloom } from "./bloom.ts";
 import {
   COMPRESSION_NONE,
@@ -27,6 +28,11 @@ export interface TableBuilderOptions {
   bloomBitsPerKey?: number;
   compress?: boolean;
   zstdLevel?: number;
+  /**
+   * Makes every writer the builder encodes into. For tests, which hand out writers of every
+   * initial capacity behind random prefixes; the bytes on disk do not depend on it.
+   */
+  newWriter?: WriterFactory;
 }
 
 export interface TableSummary {
@@ -42,9 +48,11 @@ export interface TableSummary {
 const MIN_POINTS_PER_CHUNK = 32;
 
 export class TableBuilder {
-  private block = new DataBlockBuilder();
+  private block: DataBlockBuilder;
   private readonly index: IndexEntry[] = [];
-  private readonly keysBlock = new ByteWriter(4096);
+  private readonly keysBlock: ByteWriter;
+  /** Where the keys block starts in `keysBlock` (0 unless `newWriter` gives prefixed writers). */
+  private readonly keysStart: number;
   private prevKeyBytes: Uint8Array = new Uint8Array(0);
   private readonly hashes: number[] = [];
   private readonly tombs: { key: string; fromTs: number; toTs: number }[] = [];
@@ -60,6 +68,7 @@ export class TableBuilder {
   private readonly bloomBitsPerKey: number;
   private readonly compress: boolean;
   private readonly zstdLevel: number;
+  private readonly newWriter: WriterFactory;
 
   constructor(
     private readonly file: VfsFile,
@@ -70,6 +79,10 @@ export class TableBuilder {
     this.bloomBitsPerKey = options.bloomBitsPerKey ?? DEFAULT_BLOOM_BITS_PER_KEY;
     this.compress = options.compress ?? true;
     this.zstdLevel = options.zstdLevel ?? 3;
+    this.newWriter = options.newWriter ?? freshWriter;
+    this.block = new DataBlockBuilder(this.newWriter);
+    this.keysBlock = this.newWriter(4096);
+    this.keysStart = this.keysBlock.lengthBytes;
   }
 
   /**
@@ -118,7 +131,7 @@ export class TableBuilder {
   private async finishBlock(): Promise<void> {
     const b = this.block;
     if (b.chunks === 0) return;
-    this.block = new DataBlockBuilder();
+    this.block = new DataBlockBuilder(this.newWriter);
     const framed = await frameBlock(b.finish(), this.compress, this.zstdLevel);
     this.index.push({
       firstKey: b.firstKey,
@@ -146,21 +159,27 @@ export class TableBuilder {
   /** Writes the meta blocks and the footer, and syncs the file. */
   async finish(): Promise<TableSummary> {
     await this.finishBlock();
-    const keysContents = new ByteWriter(this.keysBlock.lengthBytes + 8);
+    // INVARIANT: each block below has its own writer, and a view of it is taken only after
+    // its last write: frameBlock reads the view on the thread pool (across an await), then
+    // copies it, so the writer must not be written to, grown or reused meanwhile.
+    const keysContents = this.newWriter(this.keysBlock.lengthBytes - this.keysStart + 8);
+    const keysContentsStart = keysContents.lengthBytes;
     keysContents.uvarint(this.keyCount);
-    keysContents.raw(this.keysBlock.bytes());
-    const keysHandle = this.write(await frameBlock(keysContents.bytes(), this.compress, this.zstdLevel));
+    keysContents.raw(this.keysBlock.bytesSince(this.keysStart));
+    const keysHandle = this.write(await frameBlock(keysContents.bytesSince(keysContentsStart), this.compress, this.zstdLevel));
 
-    const tw = new ByteWriter(256);
+    const tw = this.newWriter(256);
+    const twStart = tw.lengthBytes;
     tw.uvarint(this.tombs.length);
     for (const t of this.tombs) {
       tw.str(t.key);
       tw.svarint(t.fromTs);
       tw.svarint(t.toTs);
     }
-    const tombHandle = this.write(withTrailer(tw.bytes(), COMPRESSION_NONE));
+    const tombHandle = this.write(withTrailer(tw.bytesSince(twStart), COMPRESSION_NONE));
 
-    const iw = new ByteWriter(this.index.length * 64 + 16);
+    const iw = this.newWriter(this.index.length * 64 + 16);
+    const iwStart = iw.lengthBytes;
     iw.uvarint(this.index.length);
     for (const e of this.index) {
       iw.str(e.firstKey);
@@ -171,10 +190,12 @@ export class TableBuilder {
       iw.uvarint(e.offsetBytes);
       iw.uvarint(e.sizeBytes);
     }
-    const indexHandle = this.write(await frameBlock(iw.bytes(), this.compress, this.zstdLevel));
-    const bloomHandle = this.write(withTrailer(buildBloom(this.hashes, this.bloomBitsPerKey), COMPRESSION_NONE));
+    const indexHandle = this.write(await frameBlock(iw.bytesSince(iwStart), this.compress, this.zstdLevel));
+    const bloom = buildBloom(this.hashes, this.bloomBitsPerKey, this.newWriter === freshWriter ? undefined : this.newWriter(16));
+    const bloomHandle = this.write(withTrailer(bloom, COMPRESSION_NONE));
 
-    const f = new ByteWriter(FOOTER_BYTES);
+    const f = this.newWriter(FOOTER_BYTES);
+    const fStart = f.lengthBytes;
     for (const h of [keysHandle, tombHandle, indexHandle, bloomHandle]) {
       f.u64(h.offsetBytes);
       f.u32(h.sizeBytes);
@@ -183,7 +204,7 @@ export class TableBuilder {
     f.u32(0);
     f.u32(SSTABLE_MAGIC_LO);
     f.u32(SSTABLE_MAGIC_HI);
-    this.write(f.bytes());
+    this.write(f.bytesSince(fStart));
     try {
       await this.file.datasync();
     } catch (e) {

@@ -13,10 +13,11 @@
 // 10 seconds costs about 6 bytes a point before the replication stream compresses it.
 
 import { ByteReader } from "../codec/bytes.ts";
+import type { ByteWriter } from "../codec/bytes.ts";
 import { decodeTimestamps, decodeValues, encodeTimestamps, encodeValues } from "../codec/columns.ts";
 import type { Value } from "../codec/columns.ts";
 import { RECORD_DELETE, RECORD_PUT_BATCH } from "./format.ts";
-import { beginRecord, finishRecord } from "./record.ts";
+import { beginRecord, finishRecord, reserveRecordHeader } from "./record.ts";
 
 /** Points of one series in a batch. Arrays are parallel. */
 export interface SeriesGroup {
@@ -56,10 +57,22 @@ export function groupPoints(points: readonly PointInput[], defaultTs = 0): Serie
   return groups;
 }
 
-export function encodePutBatch(seq: number, groups: readonly SeriesGroup[]): Uint8Array {
-  let estimate = 64;
-  for (const g of groups) estimate += g.key.length * 3 + 16 + g.ts.length * 12;
-  const w = beginRecord(estimate);
+/**
+ * A framed RECORD_PUT_BATCH record. Encoded into a fresh writer, or after whatever `into`
+ * already holds (tests start writers at every capacity, behind random prefixes). Returns a
+ * view into the writer: the WAL writer requires that nobody writes to it afterwards.
+ */
+export function encodePutBatch(seq: number, groups: readonly SeriesGroup[], into?: ByteWriter): Uint8Array {
+  let start = 0;
+  let w: ByteWriter;
+  if (into) {
+    w = into;
+    start = reserveRecordHeader(w);
+  } else {
+    let estimate = 64;
+    for (const g of groups) estimate += g.key.length * 3 + 16 + g.ts.length * 12;
+    w = beginRecord(estimate);
+  }
   w.u64(seq);
   w.uvarint(groups.length);
   for (const g of groups) {
@@ -68,16 +81,24 @@ export function encodePutBatch(seq: number, groups: readonly SeriesGroup[]): Uin
     encodeTimestamps(w, g.ts, 0, g.ts.length);
     encodeValues(w, g.vals, 0, g.vals.length);
   }
-  return finishRecord(w, RECORD_PUT_BATCH);
+  return finishRecord(w, RECORD_PUT_BATCH, start);
 }
 
-export function encodeDelete(seq: number, key: string, fromTs: number, toTs: number): Uint8Array {
-  const w = beginRecord(key.length * 3 + 48);
+/** A framed RECORD_DELETE record; `into` as for `encodePutBatch`. */
+export function encodeDelete(seq: number, key: string, fromTs: number, toTs: number, into?: ByteWriter): Uint8Array {
+  let start = 0;
+  let w: ByteWriter;
+  if (into) {
+    w = into;
+    start = reserveRecordHeader(w);
+  } else {
+    w = beginRecord(key.length * 3 + 48);
+  }
   w.u64(seq);
   w.str(key);
   w.svarint(fromTs);
   w.svarint(toTs);
-  return finishRecord(w, RECORD_DELETE);
+  return finishRecord(w, RECORD_DELETE, start);
 }
 
 /** Decodes a payload that passed its CRC. Throws CorruptionError on a structural problem. */

@@ -10,36 +10,54 @@ import {
   isKnownRecordType,
 } from "./format.ts";
 
-export function encodeSegmentHeader(segmentNo: number): Uint8Array {
-  const w = new ByteWriter(SEGMENT_HEADER_BYTES);
+/** The segment header; written into `w` (after whatever it holds) when one is given. */
+export function encodeSegmentHeader(segmentNo: number, w: ByteWriter = new ByteWriter(SEGMENT_HEADER_BYTES)): Uint8Array {
+  const start = w.lengthBytes;
   w.u32(WAL_MAGIC);
   w.u16(WAL_FORMAT_VERSION);
   w.u16(0);
   w.u64(segmentNo);
-  return w.bytes().slice();
+  return w.bytesSince(start).slice();
 }
 
 /**
  * Frames a record whose payload was written into `w` after RECORD_HEADER_BYTES of room
- * (see `beginRecord`). Returns the framed bytes (a view into `w`).
- * REQUIRES: `w` holds exactly header room + payload.
+ * reserved at `startBytes` (see `beginRecord`, `reserveRecordHeader`). Returns the framed
+ * bytes: a view into `w`, valid until `w` is written to again or reused.
+ * REQUIRES: `w` holds, from `startBytes`, exactly the header room and the payload.
+ * INVARIANT: nothing here writes through `w`'s growing methods, so `w.buf` and `w.view`
+ * are taken once, after the last write that could have replaced them.
  */
-export function finishRecord(w: ByteWriter, type: number): Uint8Array {
-  const payloadBytes = w.lengthBytes - RECORD_HEADER_BYTES;
+export function finishRecord(w: ByteWriter, type: number, startBytes = 0): Uint8Array {
+  const payloadBytes = w.lengthBytes - startBytes - RECORD_HEADER_BYTES;
   if (payloadBytes > MAX_RECORD_PAYLOAD_BYTES) {
     throw new RangeError(`WAL record payload of ${payloadBytes} bytes exceeds ${MAX_RECORD_PAYLOAD_BYTES}`);
   }
-  w.buf[8] = type;
-  const crc = Bun.hash.crc32(w.buf.subarray(8, w.lengthBytes));
-  w.view.setUint32(0, crc, true);
-  w.view.setUint32(4, payloadBytes, true);
-  return w.bytes();
+  const buf = w.buf;
+  const view = w.view;
+  buf[startBytes + 8] = type;
+  const crc = Bun.hash.crc32(buf.subarray(startBytes + 8, w.lengthBytes));
+  view.setUint32(startBytes, crc, true);
+  view.setUint32(startBytes + 4, payloadBytes, true);
+  return w.bytesSince(startBytes);
+}
+
+/**
+ * Reserves room for a record header at the end of `w` and returns where the record starts.
+ * `ensure` first: setting `lengthBytes` past the capacity would let `finishRecord` write the
+ * header outside the buffer (typed arrays drop such writes silently).
+ */
+export function reserveRecordHeader(w: ByteWriter): number {
+  const start = w.lengthBytes;
+  w.ensure(RECORD_HEADER_BYTES);
+  w.lengthBytes = start + RECORD_HEADER_BYTES;
+  return start;
 }
 
 /** Starts a record in a fresh writer: reserves the header. */
 export function beginRecord(capacityBytes = 256): ByteWriter {
   const w = new ByteWriter(capacityBytes);
-  w.lengthBytes = RECORD_HEADER_BYTES;
+  reserveRecordHeader(w);
   return w;
 }
 

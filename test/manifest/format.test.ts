@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { CorruptionError } from "../../src/errors.ts";
-import { MANIFEST_HEADER_BYTES, decodeManifest, encodeManifest } from "../../src/manifest/format.ts";
+import { encodeCheckedCbor } from "../../src/codec/checked_cbor.ts";
+import { MANIFEST_FORMAT_VERSION, MANIFEST_HEADER_BYTES, MANIFEST_MAGIC, decodeManifest, encodeManifest } from "../../src/manifest/format.ts";
 import type { ManifestData } from "../../src/manifest/format.ts";
 import { loadManifest, saveManifest } from "../../src/manifest/store.ts";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
@@ -31,8 +32,11 @@ describe("MANIFEST", () => {
     expect(() => decodeManifest(b.subarray(0, 3))).toThrow(/too short/);
   });
   test("MissingField: a well-formed payload without the required fields", () => {
-    const b = encodeManifest({ nextFileNo: 1, flushedSeq: 0, tables: [{ fileNo: 1 } as never] });
+    const bad = { nextFileNo: 1, flushedSeq: 0, tables: [{ fileNo: 1 } as never] };
+    const b = encodeCheckedCbor(MANIFEST_MAGIC, MANIFEST_FORMAT_VERSION, bad);
     expect(() => decodeManifest(b)).toThrow(/lacks sizeBytes/);
+    // ... and the writer refuses to produce one (it would stop the next open).
+    expect(() => encodeManifest(bad)).toThrow(/could not be read back: table entry lacks sizeBytes/);
   });
   test("atomic replace: a power cut during a save leaves the old or the new manifest, never a mix", async () => {
     let fs = new MemFs();
