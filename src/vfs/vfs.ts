@@ -63,6 +63,18 @@ export async function writeFileAtomic(vfs: Vfs, path: string, data: Uint8Array):
   vfs.syncDir(dir);
 }
 
+/**
+ * `mkdirp` that survives a power cut: a new directory's entry lives in its parent, so the
+ * parent of every directory this call creates is synced (POSIX promises nothing otherwise).
+ */
+export function mkdirpDurable(vfs: Vfs, dir: string): void {
+  const created: string[] = [];
+  for (let d = dir; d !== "/" && d !== "." && d !== "" && !vfs.exists(d); d = dirname(d)) created.push(d);
+  vfs.mkdirp(dir);
+  // Deepest first is fine: each sync covers one entry, and all are done before we return.
+  for (const d of created) vfs.syncDir(dirname(d));
+}
+
 export function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   if (i < 0) return ".";
