@@ -515,7 +515,14 @@ export class Db {
         this.opts.logger.warn(`cityhall/db: cannot remove WAL segment ${segmentFileName(no)}: ${String(e)}`);
       }
     }
-    if (segmentNos.length) this.vfs.syncDir(this.walDir);
+    if (segmentNos.length === 0) return;
+    try {
+      this.vfs.syncDir(this.walDir);
+    } catch (e) {
+      // Not fatal (and must not escape a background flush as an unhandled rejection): a
+      // removal that did not reach the disk brings back a flushed segment, which replay skips.
+      this.opts.logger.warn(`cityhall/db: cannot sync ${this.walDir} after removing WAL segments: ${String(e)}`);
+    }
   }
 
   /** Writes the memtable (if not empty) to an SSTable and waits for it. */

@@ -66,7 +66,7 @@ export interface MemFsOptions {
   seed?: number;
   /** A datasync completes after 1..maxSyncTurns event-loop turns (default 3). */
   maxSyncTurns?: number;
-  /** Whether a power cut keeps a random prefix of unsynced appended bytes (default true). */
+  /** Whether a power cut keeps a random prefix (whole sectors) of unsynced appended bytes (default true). */
   tornTails?: boolean;
 }
 
@@ -102,6 +102,9 @@ function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The unit in which unsynced bytes reach the disk on their own (a torn tail ends on it). */
+const SECTOR_BYTES = 512;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -288,8 +291,17 @@ export class MemFs implements Vfs {
     // rewrite the on-disk layout is unknown, so keep the synced bytes (conservative).
     const current = ino.data.subarray(0, synced.length);
     if (Buffer.compare(current, synced) !== 0) return synced;
-    const keep = Math.floor(this.random() * (extra + 1));
-    return ino.data.slice(0, synced.length + keep);
+    // Disks write whole sectors: what survives ends at a sector boundary past the synced
+    // bytes, or at the end of the file.
+    // Half the time a sector boundary inside the unsynced bytes (when there is one), else
+    // none or all of them.
+    const firstBoundary = Math.floor(synced.length / SECTOR_BYTES) * SECTOR_BYTES + SECTOR_BYTES;
+    const inside: number[] = [];
+    for (let b = firstBoundary; b < ino.sizeBytes; b += SECTOR_BYTES) inside.push(b);
+    const x = this.random();
+    const end =
+      inside.length > 0 && x < 0.5 ? inside[Math.floor((x / 0.5) * inside.length)]! : x < 0.75 ? synced.length : ino.sizeBytes;
+    return ino.data.slice(0, end);
   }
 
   /**
