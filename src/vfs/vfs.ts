@@ -6,8 +6,8 @@
 //
 // Durability contract (the same one POSIX gives, stated conservatively):
 // - bytes written to a file survive a power cut only after `datasync()` on that file;
-// - a created, renamed or removed directory entry survives only after `syncDir()` on
-//   its parent directory.
+// - a created, renamed or removed directory entry (a new directory included) survives only
+//   after `syncDir()` on its parent directory (see `mkdirpDurable`).
 
 export interface VfsFile {
   readonly path: string;
