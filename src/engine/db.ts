@@ -32,7 +32,7 @@ import { parseSstFileName, sstFileName } from "../sstable/format.ts";
 import { TableBuilder } from "../sstable/table_builder.ts";
 import { TableReader } from "../sstable/table_reader.ts";
 import type { Run } from "../sstable/table_reader.ts";
-import { joinPath } from "../vfs/vfs.ts";
+import { joinPath, mkdirpDurable } from "../vfs/vfs.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { encodeDelete, encodePutBatch, groupPoints } from "../wal/batch.ts";
 import type { WalEntry } from "../wal/batch.ts";
@@ -214,8 +214,13 @@ export class Db {
     const opts = resolveOptions(options);
     const vfs = opts.vfs;
     try {
+      // Durable directories: a wal/ or sst/ whose entry was never synced vanishes in a power
+      // cut with every segment and table in it. The data directory is synced every open (not
+      // only when wal/ or sst/ is new) in case a crash fell between a mkdir and its sync.
+      mkdirpDurable(vfs, dir);
       vfs.mkdirp(joinPath(dir, WAL_DIR));
       vfs.mkdirp(joinPath(dir, SST_DIR));
+      vfs.syncDir(dir);
     } catch (e) {
       throw new IoError("db", `cannot create data directory ${dir}`, e);
     }
@@ -614,7 +619,14 @@ export class Db {
         this.opts.logger.warn(`cityhall/db: cannot remove WAL segment ${segmentFileName(no)}: ${String(e)}`);
       }
     }
-    if (segmentNos.length) this.vfs.syncDir(this.walDir);
+    if (segmentNos.length === 0) return;
+    try {
+      this.vfs.syncDir(this.walDir);
+    } catch (e) {
+      // Not fatal (and must not escape a background flush as an unhandled rejection): a
+      // removal that did not reach the disk brings back a flushed segment, which replay skips.
+      this.opts.logger.warn(`cityhall/db: cannot sync ${this.walDir} after removing WAL segments: ${String(e)}`);
+    }
   }
 
   /** Writes the memtable (if not empty) to an SSTable and waits for it. */

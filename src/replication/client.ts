@@ -17,7 +17,7 @@ import type { Registry } from "../server/metrics.ts";
 import { BlockCache } from "../sstable/block_cache.ts";
 import { sstFileName } from "../sstable/format.ts";
 import { TableReader } from "../sstable/table_reader.ts";
-import { joinPath } from "../vfs/vfs.ts";
+import { joinPath, mkdirpDurable } from "../vfs/vfs.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
 import { PositionMismatchError } from "../wal/follower.ts";
 import { backoffDelayMs } from "./backoff.ts";
@@ -431,7 +431,7 @@ export class ReplicationClient {
       if (this.vfs.exists(dir)) for (const name of this.vfs.list(dir)) this.vfs.remove(joinPath(dir, name));
       this.state.snapshot = { id: b.id, flushedSeq: b.flushedSeq, tables: b.tables, follow: b.follow, have: {} };
     }
-    this.vfs.mkdirp(dir);
+    mkdirpDurable(this.vfs, dir); // the staged files are worth nothing if the directory is lost
     const have = resuming ? this.snapshotHave() : {};
     for (const t of b.tables) {
       const path = joinPath(dir, sstFileName(t.fileNo));

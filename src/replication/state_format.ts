@@ -11,7 +11,7 @@
 import { decodeCheckedCbor, encodeCheckedCbor } from "../codec/checked_cbor.ts";
 import { CorruptionError, IoError } from "../errors.ts";
 import type { TableMeta } from "../manifest/format.ts";
-import { joinPath, writeFileAtomic } from "../vfs/vfs.ts";
+import { joinPath, mkdirpDurable, writeFileAtomic } from "../vfs/vfs.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import type { Position } from "./format.ts";
 
@@ -140,7 +140,7 @@ export async function saveStateFile(vfs: Vfs, dataDir: string, file: string, mag
   let made = madeDirs.get(vfs);
   if (!made) madeDirs.set(vfs, (made = new Set()));
   if (!made.has(dataDir)) {
-    vfs.mkdirp(joinPath(dataDir, REPLICATION_DIR));
+    mkdirpDurable(vfs, joinPath(dataDir, REPLICATION_DIR)); // else a power cut can take the directory and its files
     made.add(dataDir);
   }
   await writeFileAtomic(vfs, statePath(dataDir, file), encodeCheckedCbor(magic, STATE_FORMAT_VERSION, doc));

@@ -6,8 +6,8 @@
 //
 // Durability contract (the same one POSIX gives, stated conservatively):
 // - bytes written to a file survive a power cut only after `datasync()` on that file;
-// - a created, renamed or removed directory entry survives only after `syncDir()` on
-//   its parent directory.
+// - a created, renamed or removed directory entry (a new directory included) survives only
+//   after `syncDir()` on its parent directory (see `mkdirpDurable`).
 
 export interface VfsFile {
   readonly path: string;
@@ -61,6 +61,18 @@ export async function writeFileAtomic(vfs: Vfs, path: string, data: Uint8Array):
   }
   vfs.rename(tmpPath, path);
   vfs.syncDir(dir);
+}
+
+/**
+ * `mkdirp` that survives a power cut: a new directory's entry lives in its parent, so the
+ * parent of every directory this call creates is synced (POSIX promises nothing otherwise).
+ */
+export function mkdirpDurable(vfs: Vfs, dir: string): void {
+  const created: string[] = [];
+  for (let d = dir; d !== "/" && d !== "." && d !== "" && !vfs.exists(d); d = dirname(d)) created.push(d);
+  vfs.mkdirp(dir);
+  // Deepest first is fine: each sync covers one entry, and all are done before we return.
+  for (const d of created) vfs.syncDir(dirname(d));
 }
 
 export function dirname(path: string): string {

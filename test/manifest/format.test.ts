@@ -5,6 +5,7 @@ import { MANIFEST_FORMAT_VERSION, MANIFEST_HEADER_BYTES, MANIFEST_MAGIC, decodeM
 import type { ManifestData } from "../../src/manifest/format.ts";
 import { loadManifest, saveManifest } from "../../src/manifest/store.ts";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
+import { mkdirpDurable } from "../../src/vfs/vfs.ts";
 
 const m: ManifestData = {
   nextFileNo: 9,
@@ -40,7 +41,7 @@ describe("MANIFEST", () => {
   });
   test("atomic replace: a power cut during a save leaves the old or the new manifest, never a mix", async () => {
     let fs = new MemFs();
-    fs.mkdirp("/d");
+    mkdirpDurable(fs, "/d"); // durable, or a power cut takes the directory
     await saveManifest(fs, "/d", m);
     // The rename is not made durable: a power cut brings back the old manifest.
     fs.failNext({ op: "syncDir", errno: "EIO" });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
+import { mkdirpDurable } from "../../src/vfs/vfs.ts";
 import { encodeDelete } from "../../src/wal/batch.ts";
 import { SEGMENT_HEADER_BYTES } from "../../src/wal/format.ts";
 import { recoverWal } from "../../src/wal/recovery.ts";
@@ -8,7 +9,7 @@ import type { WalEntry } from "../../src/wal/batch.ts";
 
 async function setup(segmentBytes = 1 << 20) {
   const fs = new MemFs();
-  fs.mkdirp("/db/wal");
+  mkdirpDurable(fs, "/db/wal"); // durable, or a power cut takes the directory
   const w = await WalWriter.create(fs, "/db/wal", 1, { segmentBytes, sync: { kind: "always" } });
   return { fs, w };
 }
