@@ -1,7 +1,7 @@
 // Reads WAL bytes for shipping: [offset, end) of a segment, cut at a record boundary so
 // every DATA frame carries whole records (the replica checks each one before writing).
 
-import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../wal/format.ts";
+import { MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../wal/format.ts";
 import type { VfsFile } from "../vfs/vfs.ts";
 
 /**
@@ -35,4 +35,27 @@ export function readWholeRecords(file: VfsFile, offsetBytes: number, endBytes: n
     p = end;
   }
   return buf.subarray(0, p);
+}
+
+/**
+ * Whether `offsetBytes` is a record boundary of the segment in `file` (0, the end of the
+ * header, or the end of a record), walking record headers from the segment header. A
+ * replica's position that is not one was cut from another history (a leader whose WAL was
+ * cut or rewritten): serving from it would ship garbage or nothing at all.
+ * Reads one record header per record before `offsetBytes` (payloads are skipped).
+ */
+export function isRecordBoundary(file: VfsFile, offsetBytes: number): boolean {
+  if (offsetBytes === 0 || offsetBytes === SEGMENT_HEADER_BYTES) return true;
+  if (offsetBytes < SEGMENT_HEADER_BYTES || offsetBytes > file.size()) return false;
+  const header = new Uint8Array(RECORD_HEADER_BYTES);
+  const hv = new DataView(header.buffer);
+  let p = SEGMENT_HEADER_BYTES;
+  while (p < offsetBytes) {
+    if (p + RECORD_HEADER_BYTES > offsetBytes) return false;
+    if (file.read(header, p) !== RECORD_HEADER_BYTES) return false;
+    const len = hv.getUint32(4, true);
+    if (len > MAX_RECORD_PAYLOAD_BYTES) return false;
+    p += RECORD_HEADER_BYTES + len;
+  }
+  return p === offsetBytes;
 }
