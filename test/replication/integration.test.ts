@@ -102,10 +102,14 @@ describe("replication", () => {
     await expectConverged(l, r);
 
     // Cut: the link drops and refuses reconnects while the leader keeps writing.
+    const reconnects = () => (r.log().match(/reconnecting to/g) ?? []).length;
+    const before = reconnects();
     proxy.mode = "cut";
     proxy.cutAll();
     await write(l, sensors(300, 300));
-    await Bun.sleep(1500);
+    // The replica saw the link drop and a refused reconnect (not just a quiet pause).
+    await waitFor("the replica to notice the cut and fail to reconnect", () => reconnects() >= before + 2, 15_000);
+    expect(await lastSeq(r)).toBeLessThan(await lastSeq(l));
     proxy.mode = "pass";
     await expectConverged(l, r, 40_000);
 
@@ -119,8 +123,10 @@ describe("replication", () => {
 
     // Delay: 150 ms each way still converges.
     proxy.delayMs = 150;
+    const sentMs = Date.now();
     await write(l, sensors(900, 300));
     await expectConverged(l, r, 40_000);
+    expect(Date.now() - sentMs).toBeGreaterThanOrEqual(150); // the delay was really on the link
     proxy.delayMs = 0;
 
     // Cut mid-frame: a big catch-up frame is cut after 1,000 bytes.
