@@ -18,7 +18,8 @@ import type { Registry } from "../server/metrics.ts";
 import { sstFileName } from "../sstable/format.ts";
 import { joinPath } from "../vfs/vfs.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
-import { parseSegmentFileName, segmentFileName } from "../wal/format.ts";
+import { SEGMENT_HEADER_BYTES, parseSegmentFileName, segmentFileName } from "../wal/format.ts";
+import { scanRecords } from "../wal/record.ts";
 import {
   FRAME_ACK,
   FRAME_ERROR,
@@ -599,7 +600,7 @@ class Session {
     void this.run(needSnapshot, h).catch((e) => {
       if (!this.closed) {
         this.log.error(`cityhall/replication: streaming to ${this.replicaId} failed: ${(e as Error).message}`);
-        this.fail("PROTOCOL", "the leader could not read its WAL; see its log");
+        this.fail("PROTOCOL", `the leader could not serve its WAL: ${(e as Error).message}`);
       }
     });
   }
@@ -768,7 +769,18 @@ class Session {
         // first builds it (read + compress), the others await that same build.
         const chunk = await srv.frameAt(pos.segment, pos.offset, () => {
           const raw = readWholeRecords(f, pos.offset, end, srv.chunkBytes);
-          return raw.length > 0 ? raw : null;
+          if (raw.length === 0) return null;
+          // Check what is shipped: a damaged record would only be refused by every replica,
+          // which would reconnect and be refused again. Ship the good records before it,
+          // then say where the damage is.
+          const scan = scanRecords(raw, pos.offset === 0 ? Math.min(SEGMENT_HEADER_BYTES, raw.length) : 0);
+          if (scan.problem) {
+            if (scan.validEndBytes > (pos.offset === 0 ? SEGMENT_HEADER_BYTES : 0)) return raw.subarray(0, scan.validEndBytes);
+            throw new Error(
+              `this leader's WAL is damaged: ${segmentFileName(pos.segment)} offset ${pos.offset + scan.problem.offsetBytes} (${scan.problem.kind}); replica ${this.replicaId} cannot be served past it (restart the leader to recover its WAL)`,
+            );
+          }
+          return raw;
         });
         if (chunk) {
           if (this.closed) return;

@@ -209,7 +209,7 @@ describe("replication under attack and damage", () => {
     expect(a.log()).not.toMatch(/replaced by a newer connection|leader refused/);
   }, 60_000);
 
-  test("a leader WAL that fails its checksum after WELCOME: the replica backs off instead of retrying every second", async () => {
+  test("a leader WAL that fails its checksum after WELCOME: both logs say where, and the replica backs off instead of retrying every second", async () => {
     const ldir = dir("leader");
     const l = await leader(["--wal-segment-size", "8KiB"], ldir);
     const rdir = dir("replica");
@@ -228,11 +228,13 @@ describe("replication under attack and damage", () => {
     bytes[victim.endBytes - 1] = bytes[victim.endBytes - 1]! ^ 0xff;
     writeFileSync(seg, bytes);
     const r = await replica(l.replicationPort, rdir);
-    await waitFor("the bad record to be refused", () => /bad data from the leader/.test(r.log()));
+    const refusal = /this leader's WAL is damaged: 000000000001\.wal offset \d+ \(ChecksumMismatch\)/g;
+    await waitFor("the damage to be reported to the replica", () => (r.log().match(refusal) ?? []).length > 0);
+    expect(l.log()).toMatch(/streaming to \S+ failed: this leader's WAL is damaged: 000000000001\.wal offset \d+ \(ChecksumMismatch\)/);
     const t0 = Date.now();
-    const n0 = (r.log().match(/bad data from the leader/g) ?? []).length;
+    const n0 = (r.log().match(refusal) ?? []).length;
     await Bun.sleep(8000);
-    const n = (r.log().match(/bad data from the leader/g) ?? []).length - n0;
+    const n = (r.log().match(refusal) ?? []).length - n0;
     console.log(`reconnects to a leader with a damaged WAL in ${Date.now() - t0} ms: ${n}`);
     // Full jitter over ceilings of 1, 2, 4, 8 s: rarely more than 4 in 8 s. Reset at every WELCOME: about 16.
     expect(n).toBeLessThanOrEqual(6);
