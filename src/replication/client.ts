@@ -477,7 +477,7 @@ export class ReplicationClient {
       if (seq <= last) continue;
       if (seq !== last + 1) {
         throw new SequenceGapError(
-          `sequence gap from the leader: ${segmentFileName(segment)} offset ${offset + rec.offsetBytes} holds write ${seq}, but this replica's newest is ${last} (writes ${last + 1}..${seq - 1} are missing; the leader's WAL was cut or rewritten)`,
+          `sequence gap from the leader: ${segmentFileName(segment)} offset ${offset + rec.offsetBytes} holds write ${seq} right after write ${last} (${seq - last === 2 ? `write ${last + 1} is` : `writes ${last + 1}..${seq - 1} are`} missing: the leader's WAL was cut or rewritten)`,
         );
       }
       last = seq;
