@@ -178,6 +178,32 @@ describe("replication under attack and damage", () => {
     expect(l.log()).toMatch(/asks for a snapshot \(sequence gap/);
   }, 90_000);
 
+  test("a genuine gap in the leader's own WAL (a sequence number used by a write that never reached it) costs one snapshot, not a loop", async () => {
+    const ldir = dir("leader");
+    let l = await leader([], ldir);
+    const rdir = dir("replica");
+    let r = await replica(l.replicationPort, rdir);
+    for (let b = 1; b <= 5; b++) await write(l, batch(b));
+    await expectConverged(l, r);
+    expect(await r.stop()).toBe(0);
+    for (let b = 6; b <= 20; b++) await write(l, batch(b));
+    const port = l.replicationPort;
+    await l.kill(); // no flush: the leader's own history lives in its WAL only
+    const seg = join(ldir, "wal", segmentFileName(1));
+    const bytes = new Uint8Array(readFileSync(seg));
+    const rec = scanRecords(bytes, SEGMENT_HEADER_BYTES).records.find((x) => new DataView(x.payload.buffer, x.payload.byteOffset).getBigUint64(0, true) === 8n)!;
+    writeFileSync(seg, Buffer.concat([bytes.subarray(0, rec.offsetBytes), bytes.subarray(rec.endBytes)]));
+    l = await leader(["--replication-port", String(port)], ldir);
+    r = await replica(port, rdir);
+    await write(l, batch(21));
+    await expectConverged(l, r);
+    const st = await replicaStatus<{ snapshots: number; snapshotWanted: string | null }>(rdir, (s) => s.snapshots > 0 && !s.snapshotWanted);
+    await Bun.sleep(1500); // a loop would show a second gap and a second snapshot by now
+    expect((r.log().match(/sequence gap from the leader/g) ?? []).length).toBe(2); // the error line and the reconnect reason, once
+    expect((r.log().match(/snapshot \S+ installed/g) ?? []).length).toBe(1);
+    expect(st.snapshots).toBe(1);
+  }, 90_000);
+
   test("two replicas sharing a NODE_ID: the second is refused with the cause in both logs, and does not storm", async () => {
     const l = await leader();
     const rdir = dir("replica");
