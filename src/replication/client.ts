@@ -20,7 +20,10 @@ import { TableReader } from "../sstable/table_reader.ts";
 import { joinPath, mkdirpDurable } from "../vfs/vfs.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
 import { PositionMismatchError } from "../wal/follower.ts";
-import { backoffDelayMs } from "./backoff.ts";
+import { decodeEntry } from "../wal/batch.ts";
+import { SEGMENT_HEADER_BYTES, parseSegmentFileName, segmentFileName } from "../wal/format.ts";
+import { scanRecords } from "../wal/record.ts";
+import { backoffDelayMs, madeProgress } from "./backoff.ts";
 import {
   FRAME_DATA,
   FRAME_ERROR,
@@ -31,6 +34,7 @@ import {
   FRAME_SNAPSHOT_CHUNK,
   FRAME_SNAPSHOT_END,
   FRAME_WELCOME,
+  DEFAULT_REPLICATION_PORT,
   REPLICATION_PROTOCOL_VERSION,
   proofMessage,
 } from "./format.ts";
@@ -58,6 +62,7 @@ import {
   saveStateFile,
 } from "./state_format.ts";
 import type { ReplicaState } from "./state_format.ts";
+import { lagSecondsOf } from "./status.ts";
 
 export interface ReplicationClientOptions {
   leaderHost: string;
@@ -84,6 +89,17 @@ const ACK_DELAY_MS = 50;
 
 class FatalError extends Error {}
 
+/** The leader sent a record whose sequence number skips some: this copy cannot go on from its WAL. */
+class SequenceGapError extends Error {}
+
+/** Sent when the "leader" stays silent after connecting, to make an HTTP server say so. */
+const HTTP_PROBE = new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n");
+
+/** The sequence number of a WAL record (both record types start with u64 seq; wal/batch.ts). */
+function recordSeq(payload: Uint8Array): number {
+  return Number(new DataView(payload.buffer, payload.byteOffset, 8).getBigUint64(0, true));
+}
+
 export class ReplicationClient {
   state!: ReplicaState;
   connected = false;
@@ -99,6 +115,8 @@ export class ReplicationClient {
   private readonly timeoutMs: number;
   private snapshotFiles = new Map<number, VfsFile>();
   private readonly leaderAddress: string;
+  /** What the last session achieved, for the backoff (see backoff.ts madeProgress). */
+  private sessionProgress = { appliedBytes: 0, welcomedMs: 0 };
 
   constructor(
     private readonly db: Db,
@@ -135,8 +153,7 @@ export class ReplicationClient {
   }
 
   lagSeconds(): number {
-    if (this.lagSequences() === 0) return 0;
-    return this.state.caughtUpMs ? (Date.now() - this.state.caughtUpMs) / 1000 : -1;
+    return lagSecondsOf(this.state, Date.now());
   }
 
   async start(): Promise<void> {
@@ -148,9 +165,15 @@ export class ReplicationClient {
     }
     this.state.leaderAddress = this.leaderAddress;
     this.state.replicaId = replicaId;
+    this.state.createdMs ??= Date.now(); // files written before the field: lag counts from now
     // The WAL is the authority on position; the state file only lags behind it.
     const walPos = this.db.replicaPosition();
-    if (walPos) this.state.position = walPos;
+    if (walPos) {
+      // The state file is saved a little after each apply: a crash between the two leaves
+      // records in the WAL (applied again by the engine's replay) that its counters lack.
+      if (!this.state.snapshot) this.countUnsavedRecords(this.state.position, walPos);
+      this.state.position = walPos;
+    }
     this.state.appliedSeq = Math.max(this.state.appliedSeq, this.db.dataSequence);
     this.state.state = "connecting";
     await this.save();
@@ -190,6 +213,10 @@ export class ReplicationClient {
       if (this.stopped) return;
       this.connected = false;
       this.state.state = "connecting";
+      // Only progress resets the backoff (bytes applied, a snapshot installed, or a session
+      // that stayed up): a WELCOME followed by a refusal or bad data is no progress, and a
+      // replica that kept reconnecting at once would hammer its leader forever.
+      if (madeProgress(this.sessionProgress)) this.attempt = 0;
       const delay = backoffDelayMs(this.attempt++, this.opts.random);
       this.log.info(`cityhall/replication: reconnecting to ${this.leaderAddress} in ${(delay / 1000).toFixed(1)} s`);
       await new Promise<void>((resolve) => {
@@ -207,8 +234,12 @@ export class ReplicationClient {
 
   /** One connection, from connect to close. Resolves on a normal close, rejects on errors. */
   private session(): Promise<void> {
+    this.sessionProgress = { appliedBytes: 0, welcomedMs: 0 };
     return new Promise<void>((resolve, reject) => {
       const decoder = new FrameDecoder();
+      let serverHelloSeen = false;
+      let probeDeadlineMs = 0;
+      let welcomedAtMs = 0;
       const nonce = randomBytes(16).toString("hex");
       let serverNonce = "";
       let welcomed = false;
@@ -223,6 +254,7 @@ export class ReplicationClient {
         settled = true;
         if (timer) clearInterval(timer);
         if (ackTimer) clearTimeout(ackTimer);
+        if (welcomedAtMs) this.sessionProgress.welcomedMs = Date.now() - welcomedAtMs;
         this.connected = false;
         this.socket?.end();
         this.socket = null;
@@ -235,6 +267,7 @@ export class ReplicationClient {
       const handle = async (type: number, payload: Uint8Array): Promise<void> => {
         switch (type) {
           case FRAME_SERVER_HELLO: {
+            serverHelloSeen = true;
             const sh = parseServerHello(decodeControl(payload));
             if (sh.protocol !== REPLICATION_PROTOCOL_VERSION) {
               throw new FatalError(`the leader speaks replication protocol ${sh.protocol}, this replica ${REPLICATION_PROTOCOL_VERSION}; upgrade the older node`);
@@ -254,6 +287,7 @@ export class ReplicationClient {
                 nonce,
                 ...(this.opts.secret ? { proof: this.proof("replica", serverNonce) } : {}),
                 ...(snap ? { snapshot: { id: snap.id, have: this.snapshotHave() } } : {}),
+                ...(this.state.snapshotWanted && !snap ? { wantSnapshot: this.state.snapshotWanted } : {}),
               }),
             );
             return;
@@ -271,8 +305,8 @@ export class ReplicationClient {
             this.state.leaderSeq = Math.max(this.state.leaderSeq, w.lastSeq);
             this.noteCaughtUp();
             welcomed = true;
+            welcomedAtMs = Date.now();
             this.connected = true;
-            this.attempt = 0;
             this.state.state = "following";
             this.state.lastError = null;
             this.dirty = true;
@@ -283,6 +317,11 @@ export class ReplicationClient {
           case FRAME_ERROR: {
             const e = parseError(decodeControl(payload));
             if (FATAL.has(e.code)) throw new FatalError(`leader refused: ${e.message}`);
+            if (e.code === "DUPLICATE_ID") {
+              // Not fatal: the other copy may be retired; the backoff keeps growing meanwhile.
+              this.log.error(`cityhall/replication: leader ${this.leaderAddress} refused this replica: ${e.message}`);
+              throw new Error(`leader refused: ${e.message}`);
+            }
             throw new Error(`leader closed the connection: ${e.message}`);
           }
           case FRAME_HEARTBEAT: {
@@ -295,7 +334,9 @@ export class ReplicationClient {
           case FRAME_DATA: {
             if (!welcomed) throw new ProtocolError("DATA before WELCOME");
             const d = decodeData(payload);
+            this.checkContinuity(d.segment, d.offset, d.raw);
             const r = await this.db.applyReplicated(d.segment, d.offset, d.raw);
+            this.sessionProgress.appliedBytes += d.raw.length;
             this.state.position = { segment: d.segment, offset: d.offset + d.raw.length };
             this.state.appliedSeq = r.lastSeq;
             this.state.leaderSeq = Math.max(this.state.leaderSeq, r.lastSeq);
@@ -333,8 +374,14 @@ export class ReplicationClient {
           try {
             for (let f = decoder.next(); f && !settled; f = decoder.next()) await handle(f.type, f.payload);
           } catch (e) {
-            if (e instanceof PositionMismatchError) finish(new Error(`${e.message}; resynchronising`));
+            if (e instanceof SequenceGapError) {
+              this.state.snapshotWanted = e.message;
+              this.log.error(`cityhall/replication: ${e.message}; nothing more is applied from the WAL, asking the leader for a snapshot`);
+              await this.save();
+              finish(e);
+            } else if (e instanceof PositionMismatchError) finish(new Error(`${e.message}; resynchronising`));
             else if (e instanceof FatalError) finish(e);
+            else if (e instanceof ProtocolError && !serverHelloSeen) finish(new Error(this.notReplicationPort(`its first bytes are not a replication frame: ${e.message}`)));
             else if (e instanceof ProtocolError || e instanceof CorruptionError) finish(new Error(`bad data from the leader: ${e.message}`));
             else finish(e as Error);
           }
@@ -355,6 +402,21 @@ export class ReplicationClient {
             this.socket = socket;
             lastHeardMs = Date.now();
             timer = setInterval(() => {
+              if (!serverHelloSeen && Date.now() - lastHeardMs > this.timeoutMs) {
+                // A leader greets at once. Silence may be a stopped leader, or a server of
+                // another protocol waiting for a request: ask it something it will answer.
+                if (!probeDeadlineMs) {
+                  probeDeadlineMs = Date.now() + Math.min(1000, this.timeoutMs);
+                  send(HTTP_PROBE);
+                } else if (Date.now() > probeDeadlineMs) {
+                  finish(
+                    new Error(
+                      `${this.leaderAddress} accepted the connection but sent no greeting within ${this.timeoutMs} ms: it is not a CityHall replication port (the leader's --replication-port, ${DEFAULT_REPLICATION_PORT} by default), or the leader is stopped`,
+                    ),
+                  );
+                }
+                return;
+              }
               if (Date.now() - lastHeardMs > this.timeoutMs) {
                 finish(new Error(`the leader was silent for ${this.timeoutMs} ms (half-open link?)`));
                 return;
@@ -365,6 +427,10 @@ export class ReplicationClient {
           data: (_socket, chunk) => {
             lastHeardMs = Date.now();
             this.state.wireBytesReceived += chunk.length;
+            if (!serverHelloSeen && decoder.pendingBytes === 0 && startsWithHttp(chunk)) {
+              finish(new Error(this.notReplicationPort("it answered like an HTTP server")));
+              return;
+            }
             try {
               decoder.push(chunk);
             } catch (e) {
@@ -388,6 +454,77 @@ export class ReplicationClient {
         finish(new Error(`cannot connect to ${this.leaderAddress}: ${e.message}`));
       });
     });
+  }
+
+  private notReplicationPort(how: string): string {
+    return `the leader address ${this.leaderAddress} is not a CityHall replication port (${how}); point --leader at the leader's --replication-port (${DEFAULT_REPLICATION_PORT} by default), not its HTTP port`;
+  }
+
+  /**
+   * Checks that the records in a DATA frame continue this replica's sequence: the first
+   * record above the newest applied one must be exactly the next. A record that skips
+   * sequence numbers means the leader's WAL and this copy disagree (a leader whose WAL was
+   * cut or rewritten): applying it would leave a hole that no later record fills.
+   * Records at or below the newest applied sequence (after a snapshot) are skipped by the
+   * engine and not checked.
+   */
+  private checkContinuity(segment: number, offset: number, raw: Uint8Array): void {
+    const scan = scanRecords(raw, offset === 0 ? Math.min(SEGMENT_HEADER_BYTES, raw.length) : 0);
+    let last = this.db.dataSequence;
+    for (const rec of scan.records) {
+      if (rec.payload.length < 8) continue; // the follower rejects it with the cause
+      const seq = recordSeq(rec.payload);
+      if (seq <= last) continue;
+      if (seq !== last + 1) {
+        throw new SequenceGapError(
+          `sequence gap from the leader: ${segmentFileName(segment)} offset ${offset + rec.offsetBytes} holds write ${seq} right after write ${last} (${seq - last === 2 ? `write ${last + 1} is` : `writes ${last + 1}..${seq - 1} are`} missing: the leader's WAL was cut or rewritten)`,
+        );
+      }
+      last = seq;
+    }
+  }
+
+  /**
+   * Adds to the counters the records of the local WAL between `from` (the saved position)
+   * and `to` (the WAL's end), with sequence numbers above the saved appliedSeq: they were
+   * applied before a crash but the state file was not saved after them.
+   */
+  private countUnsavedRecords(from: Position | null, to: Position): void {
+    const start = from ?? { segment: 0, offset: 0 };
+    if (start.segment > to.segment || (start.segment === to.segment && start.offset >= to.offset)) return;
+    const dir = this.db.walDirectory;
+    const segments = this.vfs
+      .list(dir)
+      .map(parseSegmentFileName)
+      .filter((n): n is number => n !== undefined && n >= start.segment && n <= to.segment)
+      .sort((a, b) => a - b);
+    let points = 0;
+    let bytes = 0;
+    for (const segment of segments) {
+      const path = joinPath(dir, segmentFileName(segment));
+      let data: Uint8Array;
+      try {
+        data = this.vfs.readFile(path);
+      } catch (e) {
+        this.log.warn(`cityhall/replication: cannot recount ${path} for the counters: ${(e as Error).message}`);
+        continue;
+      }
+      const from = segment === start.segment ? Math.max(start.offset, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES;
+      const end = segment === to.segment ? Math.min(to.offset, data.length) : data.length;
+      if (from >= end) continue;
+      const scan = scanRecords(data.subarray(0, end), from);
+      for (const rec of scan.records) {
+        const entry = decodeEntry(rec.type, rec.payload, path, rec.offsetBytes);
+        if (entry.seq <= this.state.appliedSeq) continue;
+        if (entry.kind === "put") for (const g of entry.groups) points += g.ts.length;
+      }
+      bytes += end - (segment === start.segment ? start.offset : 0);
+    }
+    if (points || bytes) {
+      this.log.info(`cityhall/replication: counted ${points} points (${bytes} WAL bytes) applied before the last stop but not yet in the state file`);
+      this.state.entriesApplied += points;
+      this.state.bytesReceived += bytes;
+    }
   }
 
   private proof(side: "replica" | "leader", nonce: string): string {
@@ -477,6 +614,8 @@ export class ReplicationClient {
     this.state.entriesApplied += snap.tables.reduce((n, t) => n + t.points, 0);
     this.state.snapshots++;
     this.state.snapshot = null;
+    this.state.snapshotWanted = null;
+    this.sessionProgress.appliedBytes += 1;
     this.state.state = "following";
     await this.save();
     this.log.info(`cityhall/replication: snapshot ${id} installed; following the WAL from segment ${snap.follow.segment}`);
@@ -501,4 +640,11 @@ export class ReplicationClient {
       });
     return this.saving;
   }
+}
+
+function startsWithHttp(chunk: Uint8Array): boolean {
+  const sig = "HTTP/";
+  if (chunk.length < sig.length) return false;
+  for (let i = 0; i < sig.length; i++) if (chunk[i] !== sig.charCodeAt(i)) return false;
+  return true;
 }

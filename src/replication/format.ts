@@ -34,10 +34,24 @@
 //   replica -> ACK (binary) after applying (and syncing) a DATA frame
 
 export const REPLICATION_PROTOCOL_VERSION = 1; // FROZEN
+/** The leader's default --replication-port (named in messages to misdirected replicas). */
+export const DEFAULT_REPLICATION_PORT = 7879;
 
 export const FRAME_HEADER_BYTES = 9; // FROZEN
 /** Above the largest WAL record (64 MiB) plus headers: one record always fits one frame. */
 export const MAX_FRAME_PAYLOAD_BYTES = 72 * 1024 * 1024; // FROZEN
+
+/**
+ * Before a peer's HELLO has passed every check (secret, version, leader id) the leader
+ * accepts frames of at most this many payload bytes (a HELLO is a few hundred bytes; its
+ * snapshot resume map a few KB), so an unauthenticated peer cannot make it allocate the
+ * 72 MiB a DATA frame may need. FROZEN: a HELLO must always fit.
+ */
+export const PREAUTH_MAX_FRAME_PAYLOAD_BYTES = 16 * 1024; // FROZEN
+/** A peer that has not completed the handshake (a valid HELLO) this long after connecting is closed. */
+export const HANDSHAKE_DEADLINE_MS = 5_000;
+/** At most this many connections may be in the handshake at once; more are closed at once. */
+export const MAX_UNAUTHENTICATED_CONNECTIONS = 16;
 
 export const FRAME_SERVER_HELLO = 1; // FROZEN
 export const FRAME_HELLO = 2; // FROZEN
@@ -69,6 +83,7 @@ export type ErrorCode =
   | "WRONG_LEADER" // the replica follows another leader (different leaderId)
   | "AHEAD" // the replica claims a position the leader never wrote
   | "FORGOTTEN" // the leader was told to forget this replica
+  | "DUPLICATE_ID" // another live connection already uses this replica id (a copied data directory)
   | "SHUTDOWN"; // the leader is stopping
 
 export interface Position {

@@ -33,9 +33,23 @@ export class FrameDecoder {
   private buf = new Uint8Array(64 * 1024);
   private start = 0;
   private end = 0;
+  /**
+   * The largest payload accepted. The leader lowers it to PREAUTH_MAX_FRAME_PAYLOAD_BYTES
+   * until a peer's HELLO passed, so neither a length header nor buffered bytes can make it
+   * allocate more than that for an unauthenticated peer.
+   */
+  maxPayloadBytes = MAX_FRAME_PAYLOAD_BYTES;
 
   /** Appends received bytes. */
   push(chunk: Uint8Array): void {
+    if (this.end - this.start + chunk.length > FRAME_HEADER_BYTES + this.maxPayloadBytes + FRAME_HEADER_BYTES) {
+      // More bytes than one frame of the allowed size (and the next header) can hold: check
+      // the pending header first, so the error names the real cause.
+      this.checkPendingLength();
+      if (this.maxPayloadBytes < MAX_FRAME_PAYLOAD_BYTES) {
+        throw new ProtocolError(`${this.end - this.start + chunk.length} bytes sent before the handshake completed (at most ${this.maxPayloadBytes} are accepted)`);
+      }
+    }
     if (this.end + chunk.length > this.buf.length) {
       const live = this.end - this.start;
       if (live + chunk.length <= this.buf.length && this.start > 0) {
@@ -60,7 +74,7 @@ export class FrameDecoder {
     if (avail < FRAME_HEADER_BYTES) return null;
     const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.start, FRAME_HEADER_BYTES);
     const len = v.getUint32(0, true);
-    if (len > MAX_FRAME_PAYLOAD_BYTES) throw new ProtocolError(`frame length ${len} exceeds the maximum of ${MAX_FRAME_PAYLOAD_BYTES}`);
+    if (len > this.maxPayloadBytes) throw new ProtocolError(`frame length ${len} exceeds the maximum of ${this.maxPayloadBytes}`);
     if (avail < FRAME_HEADER_BYTES + len) return null;
     const crc = v.getUint32(4, true);
     const type = this.buf[this.start + 8]!;
@@ -72,6 +86,12 @@ export class FrameDecoder {
     this.start += FRAME_HEADER_BYTES + len;
     if (this.start === this.end) this.start = this.end = 0;
     return { type, payload };
+  }
+
+  private checkPendingLength(): void {
+    if (this.end - this.start < 4) return;
+    const len = new DataView(this.buf.buffer, this.buf.byteOffset + this.start, 4).getUint32(0, true);
+    if (len > this.maxPayloadBytes) throw new ProtocolError(`frame length ${len} exceeds the maximum of ${this.maxPayloadBytes}`);
   }
 
   /** Bytes received but not yet returned as frames. */

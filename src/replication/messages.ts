@@ -32,6 +32,8 @@ export interface Hello {
   nonce: string;
   proof?: string;
   snapshot?: { id: string; have: Record<string, number> };
+  /** Why the replica cannot go on from its WAL (a sequence gap) and needs a snapshot. */
+  wantSnapshot?: string;
 }
 export interface Welcome {
   leaderId: string;
@@ -113,6 +115,10 @@ export function parseHello(m: Record<string, unknown>): Hello {
     nonce: m.nonce,
   };
   if (m.proof !== undefined) out.proof = m.proof as string;
+  if (m.wantSnapshot !== undefined && m.wantSnapshot !== null) {
+    need(isStr(m.wantSnapshot, 1024), "wantSnapshot");
+    out.wantSnapshot = m.wantSnapshot as string;
+  }
   if (m.snapshot !== undefined && m.snapshot !== null) {
     const s = m.snapshot as { id: unknown; have: unknown };
     need(typeof s === "object" && isStr(s.id, 512) && !!s.have && typeof s.have === "object", "snapshot");

@@ -1,7 +1,7 @@
 // Reads WAL bytes for shipping: [offset, end) of a segment, cut at a record boundary so
 // every DATA frame carries whole records (the replica checks each one before writing).
 
-import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../wal/format.ts";
+import { MAX_RECORD_PAYLOAD_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../wal/format.ts";
 import type { VfsFile } from "../vfs/vfs.ts";
 
 /**
@@ -36,3 +36,35 @@ export function readWholeRecords(file: VfsFile, offsetBytes: number, endBytes: n
   }
   return buf.subarray(0, p);
 }
+
+/**
+ * Whether `offsetBytes` is a record boundary of the segment in `file` (0, the end of the
+ * header, or the end of a record), walking record headers from the segment header. A
+ * replica's position that is not one was cut from another history (a leader whose WAL was
+ * cut or rewritten): serving from it would ship garbage or nothing at all.
+ * Reads the segment before `offsetBytes` in 1 MiB pieces (a 16 MiB segment of small records
+ * costs 16 reads, not one per record).
+ */
+export function isRecordBoundary(file: VfsFile, offsetBytes: number): boolean {
+  if (offsetBytes === 0 || offsetBytes === SEGMENT_HEADER_BYTES) return true;
+  if (offsetBytes < SEGMENT_HEADER_BYTES || offsetBytes > file.size()) return false;
+  const buf = new Uint8Array(Math.min(BOUNDARY_SCAN_CHUNK_BYTES, offsetBytes));
+  const v = new DataView(buf.buffer);
+  let bufStart = 0; // file offset of buf[0]
+  let bufLen = 0;
+  let p = SEGMENT_HEADER_BYTES;
+  while (p < offsetBytes) {
+    if (p + RECORD_HEADER_BYTES > offsetBytes) return false;
+    if (p < bufStart || p + RECORD_HEADER_BYTES > bufStart + bufLen) {
+      bufStart = p;
+      bufLen = file.read(buf.subarray(0, Math.min(buf.length, offsetBytes - p)), p);
+      if (bufLen < RECORD_HEADER_BYTES) return false;
+    }
+    const len = v.getUint32(p - bufStart + 4, true);
+    if (len > MAX_RECORD_PAYLOAD_BYTES) return false;
+    p += RECORD_HEADER_BYTES + len;
+  }
+  return p === offsetBytes;
+}
+
+const BOUNDARY_SCAN_CHUNK_BYTES = 1024 * 1024;

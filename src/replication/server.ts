@@ -18,7 +18,8 @@ import type { Registry } from "../server/metrics.ts";
 import { sstFileName } from "../sstable/format.ts";
 import { joinPath } from "../vfs/vfs.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
-import { parseSegmentFileName, segmentFileName } from "../wal/format.ts";
+import { SEGMENT_HEADER_BYTES, parseSegmentFileName, segmentFileName } from "../wal/format.ts";
+import { scanRecords } from "../wal/record.ts";
 import {
   FRAME_ACK,
   FRAME_ERROR,
@@ -28,6 +29,10 @@ import {
   FRAME_SNAPSHOT_BEGIN,
   FRAME_SNAPSHOT_END,
   FRAME_WELCOME,
+  HANDSHAKE_DEADLINE_MS,
+  MAX_FRAME_PAYLOAD_BYTES,
+  MAX_UNAUTHENTICATED_CONNECTIONS,
+  PREAUTH_MAX_FRAME_PAYLOAD_BYTES,
   REPLICATION_PROTOCOL_VERSION,
   proofMessage,
 } from "./format.ts";
@@ -45,7 +50,7 @@ import {
   parseHello,
 } from "./messages.ts";
 import type { Hello } from "./messages.ts";
-import { readWholeRecords } from "./segment_reader.ts";
+import { isRecordBoundary, readWholeRecords } from "./segment_reader.ts";
 import { LEADER_STATE_FILE, LEADER_STATE_MAGIC, decodeLeaderState, loadStateFile, saveStateFile } from "./state_format.ts";
 import type { ReplicaRecord } from "./state_format.ts";
 
@@ -103,6 +108,11 @@ export class ReplicationServer {
   readonly heartbeatMs: number;
   readonly timeoutMs: number;
   readonly chunkBytes: number;
+  /** Connections that have not completed the handshake (see MAX_UNAUTHENTICATED_CONNECTIONS). */
+  unauthenticated = 0;
+  refusedConnections = 0;
+  private lastRefusalLogMs = 0;
+  private refusalsSinceLog = 0;
   bytesSent = 0;
   framesSent = 0;
   acksReceived = 0;
@@ -134,6 +144,18 @@ export class ReplicationServer {
     }
   }
 
+  /** Logs refused connections at most once a second (a flood must not flood the log too). */
+  logRefusal(address: string): void {
+    this.refusalsSinceLog++;
+    const now = Date.now();
+    if (now - this.lastRefusalLogMs < 1000) return;
+    this.opts.log.warn(
+      `cityhall/replication: refused ${this.refusalsSinceLog} connection(s) (latest from ${address}): ${MAX_UNAUTHENTICATED_CONNECTIONS} connections are already in the handshake; a peer gets ${HANDSHAKE_DEADLINE_MS} ms to complete it`,
+    );
+    this.lastRefusalLogMs = now;
+    this.refusalsSinceLog = 0;
+  }
+
   get port(): number {
     return this.listener?.port ?? this.opts.port;
   }
@@ -153,6 +175,15 @@ export class ReplicationServer {
       ...(this.opts.tls ? { tls: { cert: this.opts.tls.cert, key: this.opts.tls.key } } : {}),
       socket: {
         open(socket) {
+          // Pre-auth bound: connections still in the handshake are capped, so a flood of
+          // idle or slow peers cannot hold memory or crowd out real replicas for long.
+          if (server.unauthenticated >= MAX_UNAUTHENTICATED_CONNECTIONS) {
+            server.refusedConnections++;
+            server.logRefusal(socket.remoteAddress);
+            socket.data = {};
+            socket.end();
+            return;
+          }
           const s = new Session(server, socket);
           socket.data = { session: s };
           server.sessions.add(s);
@@ -222,7 +253,18 @@ export class ReplicationServer {
     this.sessions.delete(s);
   }
 
-  /** A replica reconnected before its old connection timed out: close the old one. */
+  /**
+   * Another registered session of `replicaId` that is live (heard from within two
+   * heartbeats), or undefined. A replica that reconnects after a dead link was silent far
+   * longer than that; a live one means two processes use the same id.
+   */
+  liveSessionOf(replicaId: string, except: Session): Session | undefined {
+    const now = Date.now();
+    for (const s of this.sessions) if (s !== except && s.replicaId === replicaId && s.isLive(now)) return s;
+    return undefined;
+  }
+
+  /** A replica reconnected before its old (silent) connection timed out: close the old one. */
   dropOtherSessions(keep: Session, replicaId: string): void {
     for (const s of [...this.sessions]) if (s !== keep && s.replicaId === replicaId) s.fail("PROTOCOL", "replaced by a newer connection from the same replica");
   }
@@ -349,6 +391,15 @@ export class ReplicationServer {
     return snap;
   }
 
+  /** Drops a pinned snapshot of `replicaId` (the next one is taken afresh). */
+  releaseSnapshot(replicaId: string): void {
+    const p = this.pins.get(replicaId);
+    if (!p) return;
+    if (p.timer) clearTimeout(p.timer);
+    p.release();
+    this.pins.delete(replicaId);
+  }
+
   /** Keeps a snapshot pinned for a while after its replica went away, so it can resume. */
   parkSnapshot(replicaId: string, done: boolean): void {
     const p = this.pins.get(replicaId);
@@ -368,6 +419,9 @@ export class ReplicationServer {
 
 class Session {
   private readonly decoder = new FrameDecoder();
+  /** Counted in server.unauthenticated until the HELLO passed or the connection closed. */
+  private inHandshake = true;
+  private readonly openedMs = Date.now();
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private closed = false;
@@ -397,6 +451,8 @@ class Session {
   }
 
   start(): void {
+    this.server.unauthenticated++;
+    this.decoder.maxPayloadBytes = PREAUTH_MAX_FRAME_PAYLOAD_BYTES;
     this.send(
       encodeControl(FRAME_SERVER_HELLO, {
         protocol: REPLICATION_PROTOCOL_VERSION,
@@ -411,6 +467,11 @@ class Session {
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
+    if (this.inHandshake && now - this.openedMs > HANDSHAKE_DEADLINE_MS) {
+      this.log.warn(`cityhall/replication: ${this.socket.remoteAddress} did not complete the handshake within ${HANDSHAKE_DEADLINE_MS} ms; disconnecting it`);
+      this.fail("PROTOCOL", `no valid HELLO within ${HANDSHAKE_DEADLINE_MS} ms`);
+      return;
+    }
     if (now - this.lastHeardMs > this.server.timeoutMs) {
       this.log.warn(`cityhall/replication: replica ${this.replicaId || this.socket.remoteAddress} silent for ${this.server.timeoutMs} ms; disconnecting`);
       this.close();
@@ -491,9 +552,30 @@ class Session {
         return this.fail("AHEAD", `the replica claims ${segmentFileName(p.segment)} offset ${p.offset}, past this leader's WAL; it followed a different history: give it a fresh --data-dir`);
       }
       if (!seg) needSnapshot = true;
-      else this.pos = { ...p };
+      else if (!this.onRecordBoundary(p)) {
+        // Not where a record of this leader's segment ends: the replica's copy was cut from
+        // another version of this segment (this leader's WAL was cut or rewritten). Shipping
+        // from there would send garbage or nothing while holding WAL: replace its data instead.
+        this.log.warn(
+          `cityhall/replication: replica ${h.replicaId} claims ${segmentFileName(p.segment)} offset ${p.offset}, which is not a record boundary of this leader's segment (its copy diverged); sending it a snapshot`,
+        );
+        needSnapshot = true;
+      } else this.pos = { ...p };
+    }
+    if (h.wantSnapshot && !needSnapshot) {
+      this.log.warn(`cityhall/replication: replica ${h.replicaId} asks for a snapshot (${h.wantSnapshot}); sending one`);
+      needSnapshot = true;
+      this.pos = null;
+    }
+    const other = srv.liveSessionOf(h.replicaId, this);
+    if (other) {
+      const why = `two replicas share id ${h.replicaId}: was a data directory copied? remove NODE_ID on the copy (or give it --replica-id)`;
+      this.log.error(`cityhall/replication: refused ${this.socket.remoteAddress}: ${why}; the connection from ${other.remoteAddress} is live`);
+      return this.fail("DUPLICATE_ID", why);
     }
     // Only a replica that passed every check is registered (and may hold WAL).
+    this.leaveHandshake();
+    this.decoder.maxPayloadBytes = MAX_FRAME_PAYLOAD_BYTES;
     srv.dropOtherSessions(this, h.replicaId);
     this.replicaId = h.replicaId;
     const record = srv.record(h.replicaId, this.socket.remoteAddress);
@@ -518,9 +600,27 @@ class Session {
     void this.run(needSnapshot, h).catch((e) => {
       if (!this.closed) {
         this.log.error(`cityhall/replication: streaming to ${this.replicaId} failed: ${(e as Error).message}`);
-        this.fail("PROTOCOL", "the leader could not read its WAL; see its log");
+        this.fail("PROTOCOL", `the leader could not serve its WAL: ${(e as Error).message}`);
       }
     });
+  }
+
+  /** Whether `p` (in a segment this leader has) is a record boundary of it. */
+  private onRecordBoundary(p: Position): boolean {
+    const active = this.server.db.walActive();
+    const f = this.openSegment(p.segment);
+    if (!f) return false;
+    if (p.segment === active.segmentNo && p.offset > active.durableEndBytes) return false;
+    return isRecordBoundary(f, p.offset);
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress;
+  }
+
+  /** Heard from within two heartbeats: a replica sends a heartbeat or an ACK at least every heartbeat. */
+  isLive(nowMs: number): boolean {
+    return !this.closed && nowMs - this.lastHeardMs < 2 * this.server.heartbeatMs;
   }
 
   private onAck(a: { segment: number; offset: number; seq: number }): void {
@@ -591,6 +691,18 @@ class Session {
   private async sendSnapshot(h: Hello): Promise<void> {
     const srv = this.server;
     this.snapshotDone = false;
+    if (h.wantSnapshot) {
+      // The replica found a sequence gap in this WAL. A gap may be genuine (a write that
+      // failed on a full disk used a sequence number): flush first, so the snapshot holds
+      // everything up to now and the WAL it follows after it has no gap above its tables.
+      srv.releaseSnapshot(this.replicaId);
+      try {
+        await srv.db.flush();
+      } catch (e) {
+        this.log.warn(`cityhall/replication: flush before a snapshot for ${this.replicaId} failed (${(e as Error).message}); sending the tables as they are`);
+      }
+      if (this.closed) return;
+    }
     const snap = srv.snapshotFor(this.replicaId);
     const have = h.snapshot && h.snapshot.id === snap.id ? h.snapshot.have : {};
     this.record!.position = { ...snap.follow };
@@ -657,7 +769,18 @@ class Session {
         // first builds it (read + compress), the others await that same build.
         const chunk = await srv.frameAt(pos.segment, pos.offset, () => {
           const raw = readWholeRecords(f, pos.offset, end, srv.chunkBytes);
-          return raw.length > 0 ? raw : null;
+          if (raw.length === 0) return null;
+          // Check what is shipped: a damaged record would only be refused by every replica,
+          // which would reconnect and be refused again. Ship the good records before it,
+          // then say where the damage is.
+          const scan = scanRecords(raw, pos.offset === 0 ? Math.min(SEGMENT_HEADER_BYTES, raw.length) : 0);
+          if (scan.problem) {
+            if (scan.validEndBytes > (pos.offset === 0 ? SEGMENT_HEADER_BYTES : 0)) return raw.subarray(0, scan.validEndBytes);
+            throw new Error(
+              `this leader's WAL is damaged: ${segmentFileName(pos.segment)} offset ${pos.offset + scan.problem.offsetBytes} (${scan.problem.kind}); replica ${this.replicaId} cannot be served past it (restart the leader to recover its WAL)`,
+            );
+          }
+          return raw;
         });
         if (chunk) {
           if (this.closed) return;
@@ -718,9 +841,16 @@ class Session {
     this.close();
   }
 
+  private leaveHandshake(): void {
+    if (!this.inHandshake) return;
+    this.inHandshake = false;
+    this.server.unauthenticated--;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.leaveHandshake();
     this.wake();
     if (this.timer) clearInterval(this.timer);
     this.file?.f.close();

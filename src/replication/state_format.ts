@@ -54,6 +54,13 @@ export interface ReplicaState {
   state: string;
   snapshot: SnapshotProgress | null;
   updatedMs: number;
+  /**
+   * Set when the replica found a sequence gap in what the leader sent: why it needs a
+   * snapshot (it asks for one in HELLO until one is installed). Absent in older files.
+   */
+  snapshotWanted?: string | null;
+  /** When this state was created (the replica first started following); absent in older files. */
+  createdMs?: number;
 }
 
 export interface ReplicaRecord {
@@ -90,6 +97,8 @@ export function emptyReplicaState(leaderAddress: string, replicaId: string): Rep
     state: "connecting",
     snapshot: null,
     updatedMs: Date.now(),
+    snapshotWanted: null,
+    createdMs: Date.now(),
   };
 }
 

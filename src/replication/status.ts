@@ -21,12 +21,25 @@ export interface StatusBounds {
   maxSilenceMs?: number;
 }
 
+/**
+ * Seconds behind the leader: 0 when the replica has everything the leader last reported
+ * (HEARTBEAT/WELCOME lastSeq), else the time since it last had everything, or, if it never
+ * had, since it started following. Never measured from the last state save (which happens
+ * every 200 ms while data flows, so a replica that never catches up would look current).
+ */
+export function lagSecondsOf(state: ReplicaState, nowMs: number): number {
+  if (state.leaderSeq <= state.appliedSeq) return 0;
+  const since = state.caughtUpMs || state.createdMs || state.lastContactMs || state.updatedMs;
+  return Math.max(0, (nowMs - since) / 1000);
+}
+
 export function judgeReplica(state: ReplicaState, bounds: StatusBounds, nowMs: number): ReplicaStatus {
   const lagSequences = Math.max(0, state.leaderSeq - state.appliedSeq);
-  const lagSeconds = lagSequences === 0 ? 0 : state.caughtUpMs ? (nowMs - state.caughtUpMs) / 1000 : (nowMs - state.updatedMs) / 1000;
+  const lagSeconds = lagSecondsOf(state, nowMs);
   const silenceSeconds = state.lastContactMs ? (nowMs - state.lastContactMs) / 1000 : Infinity;
   const problems: string[] = [];
   if (state.state.startsWith("stopped:") && state.state !== "stopped: replica shut down") problems.push(`replication ${state.state}`);
+  if (state.snapshotWanted) problems.push(`waiting for a snapshot: ${state.snapshotWanted}`);
   if (bounds.maxLagMs !== undefined && lagSeconds * 1000 > bounds.maxLagMs) {
     problems.push(`lag ${lagSeconds.toFixed(1)} s (${lagSequences} write batches) exceeds ${bounds.maxLagMs / 1000} s`);
   }

@@ -3,6 +3,11 @@ import { FRAME_DATA, FRAME_HEADER_BYTES, FRAME_HELLO, MAX_FRAME_PAYLOAD_BYTES } 
 import { FrameDecoder, ProtocolError, encodeFrame } from "../../src/replication/frame_codec.ts";
 import { decodeAck, decodeControl, decodeData, encodeAck, encodeControl, encodeData, parseHello, parseSnapshotBegin } from "../../src/replication/messages.ts";
 import { encode } from "cborg";
+import { isRecordBoundary } from "../../src/replication/segment_reader.ts";
+import { MemFs } from "../../src/vfs/mem_fs.ts";
+import { encodePutBatch } from "../../src/wal/batch.ts";
+import { SEGMENT_HEADER_BYTES } from "../../src/wal/format.ts";
+import { encodeSegmentHeader } from "../../src/wal/record.ts";
 
 describe("replication frames", () => {
   test("round trip, delivered one byte at a time", () => {
@@ -76,5 +81,36 @@ describe("replication frames", () => {
     const lying = encodeData(1, 0, raw, z).subarray(FRAME_HEADER_BYTES).slice();
     new DataView(lying.buffer).setUint32(16, 99, true); // rawBytes says 99
     expect(() => decodeData(lying)).toThrow(/decompressed to 10000 bytes, header says 99/);
+  });
+});
+
+describe("record boundaries of a leader segment (HELLO position check)", () => {
+  test("true exactly at 0, the header end and each record end; false anywhere else, across 1 MiB read pieces", () => {
+    const vfs = new MemFs();
+    vfs.mkdirp("/w");
+    const f = vfs.open("/w/000000000001.wal", "create");
+    f.append(encodeSegmentHeader(1));
+    const ends = new Set<number>([0, SEGMENT_HEADER_BYTES]);
+    let seq = 1;
+    // Small records, then one larger than a read piece, then small ones again.
+    const sizes = [...Array(200).fill(3), 40_000, 200_000, ...Array(50).fill(5)];
+    for (const n of sizes) {
+      const pts = Array.from({ length: n }, (_, i) => 1_767_225_600_000 + i * 997);
+      f.append(encodePutBatch(seq++, [{ key: `s${seq % 7}`, ts: pts, vals: pts.map((x) => x / 3) }]));
+      ends.add(f.size());
+    }
+    const size = f.size();
+    expect(size).toBeGreaterThan(1024 * 1024 + 100_000);
+    // Every offset of the first 3,000 bytes, both neighbours of every record end, and 300
+    // seeded random offsets (most of them inside the two large records).
+    const offsets = new Set<number>();
+    for (let off = 0; off <= 3000; off++) offsets.add(off);
+    for (const e of ends) for (const d of [-1, 0, 1]) if (e + d >= 0 && e + d <= size) offsets.add(e + d);
+    let x = 12345;
+    for (let i = 0; i < 300; i++) offsets.add((x = (x * 1103515245 + 12345) % 2 ** 31) % (size + 1));
+    let wrong = 0;
+    for (const off of offsets) if (isRecordBoundary(f, off) !== ends.has(off)) wrong++;
+    expect(wrong).toBe(0);
+    expect(isRecordBoundary(f, size + 1)).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 // snapshot bootstrap, secrets, disagreements and hostile peers. Convergence is checked by
 // comparing every point of every series.
 import { afterEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encode } from "cborg";
 import { cli, startNode } from "../daemon_helpers.ts";
@@ -102,10 +102,14 @@ describe("replication", () => {
     await expectConverged(l, r);
 
     // Cut: the link drops and refuses reconnects while the leader keeps writing.
+    const reconnects = () => (r.log().match(/reconnecting to/g) ?? []).length;
+    const before = reconnects();
     proxy.mode = "cut";
     proxy.cutAll();
     await write(l, sensors(300, 300));
-    await Bun.sleep(1500);
+    // The replica saw the link drop and a refused reconnect (not just a quiet pause).
+    await waitFor("the replica to notice the cut and fail to reconnect", () => reconnects() >= before + 2, 15_000);
+    expect(await lastSeq(r)).toBeLessThan(await lastSeq(l));
     proxy.mode = "pass";
     await expectConverged(l, r, 40_000);
 
@@ -119,8 +123,10 @@ describe("replication", () => {
 
     // Delay: 150 ms each way still converges.
     proxy.delayMs = 150;
+    const sentMs = Date.now();
     await write(l, sensors(900, 300));
     await expectConverged(l, r, 40_000);
+    expect(Date.now() - sentMs).toBeGreaterThanOrEqual(150); // the delay was really on the link
     proxy.delayMs = 0;
 
     // Cut mid-frame: a big catch-up frame is cut after 1,000 bytes.
@@ -155,16 +161,36 @@ describe("replication", () => {
   }, 120_000);
 
   test("6a. crash recovery: the replica is SIGKILLed mid-catch-up and resumes without loss or duplication", async () => {
-    const l = await leader();
-    for (let i = 0; i < 50_000; i += 5000) await write(l, sensors(i, 5000, "big.s"));
+    // Small segments make the catch-up many frames long, so each kill can land inside it.
+    const l = await leader(["--wal-segment-size", "16KiB"]);
+    const total = 100_000;
+    for (let i = 0; i < total; i += 5000) await write(l, sensors(i, 5000, "big.s"));
+    const leaderEnd = walEnd(dataDirOf(l))!;
     const rdir = dir("replica");
+    let start = { segment: 0, offset: 0 };
     for (let k = 0; k < 3; k++) {
       const r = await replica(l.replicationPort, rdir);
-      await Bun.sleep(30 + k * 40);
+      // Kill as soon as the replica's durable WAL moved past where it started.
+      for (;;) {
+        const p = walEnd(rdir);
+        if (p && comparePositions(p, start) > 0) break;
+        await Bun.sleep(1);
+      }
       await r.kill();
+      // The kill landed mid-catch-up: the replica's durable position is strictly between
+      // where this run started and the leader's end.
+      const atKill = walEnd(rdir)!;
+      expect(comparePositions(atKill, start)).toBeGreaterThan(0);
+      expect(comparePositions(atKill, leaderEnd)).toBeLessThan(0);
+      start = atKill;
     }
     const r = await replica(l.replicationPort, rdir);
     await expectConverged(l, r, 60_000);
+    // No loss (every point compared above) and no duplication or drift in the counters: the
+    // persisted total equals the points written, though the state file lagged each kill.
+    const st = await replicaStatus<{ entriesApplied: number; appliedSeq: number }>(rdir, (s) => s.appliedSeq >= total / 5000);
+    expect(st.entriesApplied).toBe(total);
+    expect(Object.values(await contents(r)).reduce((n, pts) => n + pts.length, 0)).toBe(total);
   }, 120_000);
 
   test("6b. crash recovery: the leader is SIGKILLed mid-write; after a restart both hold the same acknowledged data", async () => {
@@ -175,12 +201,14 @@ describe("replication", () => {
     const r = await replica(replicationPort);
     const acked: number[] = [];
     let stop = false;
+    let interrupted = false;
     const writer = (async () => {
       for (let b = 0; !stop; b++) {
         try {
           await write(l, sensors(b * 10, 10, "k.s"));
           acked.push(b);
         } catch {
+          interrupted = true; // the kill landed while this write was in flight
           return;
         }
       }
@@ -189,12 +217,18 @@ describe("replication", () => {
     await l.kill();
     stop = true;
     await writer;
+    expect(interrupted).toBe(true);
+    expect(acked.length).toBeGreaterThan(10);
     l = await startNode("leader", ["--data-dir", ldir, ...FAST_LEADER, "--replication-port", String(replicationPort)]);
     await expectConverged(l, r, 40_000);
-    const c = await contents(l);
-    for (const b of acked) {
-      const p = sensors(b * 10, 10, "k.s")[0]!;
-      expect(c[p.key]!.some(([ts]) => ts === p.ts)).toBe(true);
+    // Every point of every acknowledged batch, with its value, on both nodes.
+    const byNode = [await contents(l), await contents(r)];
+    for (const c of byNode) {
+      const have = new Map<string, number | string>();
+      for (const [k, pts] of Object.entries(c)) for (const [ts, v] of pts) have.set(`${k}@${ts}`, v);
+      let missing = 0;
+      for (const b of acked) for (const p of sensors(b * 10, 10, "k.s")) if (have.get(`${p.key}@${p.ts}`) !== p.value) missing++;
+      expect(missing).toBe(0);
     }
   }, 120_000);
 
@@ -378,6 +412,25 @@ describe("replication", () => {
     await waitFor("the leader's log line", () => /disconnecting it/.test(l.log()));
   }, 60_000);
 });
+
+const dataDirOf = (n: RunningNode) => n.log().match(/data in (\S+?),?\s/)![1]!;
+
+/** The end of the newest WAL segment in a data directory (a replica's durable position), or null. */
+function walEnd(dataDir: string): { segment: number; offset: number } | null {
+  let names: string[];
+  try {
+    names = readdirSync(join(dataDir, "wal")).filter((n) => /^\d{12}\.wal$/.test(n)).sort();
+  } catch {
+    return null;
+  }
+  const last = names[names.length - 1];
+  if (!last) return null;
+  return { segment: Number(last.slice(0, 12)), offset: statSync(join(dataDir, "wal", last)).size };
+}
+
+function comparePositions(a: { segment: number; offset: number }, b: { segment: number; offset: number }): number {
+  return a.segment - b.segment || a.offset - b.offset;
+}
 
 async function segmentExists(l: RunningNode, segment: number): Promise<boolean> {
   const ddir = l.log().match(/data in (\S+),/)![1]!;
