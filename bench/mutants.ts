@@ -12,8 +12,9 @@
 // source moved on: update the entry). A mutant whose tests run past --timeout-s is reported
 // as "killed (timeout)": a hang is a failure too, but worth a look.
 //
-// First, unless --no-baseline, the same test files run once on an unmodified copy: if one
-// fails there, a "kill" would mean nothing, so the run stops.
+// First, unless --no-baseline, the same test files run on an unmodified copy: if one fails
+// there twice, a "kill" would mean nothing, so the run stops; one that fails once and then
+// passes is reported as FLAKY, and so is every kill it makes.
 //
 // Exit status: 0 when every mutant was killed; 1 when one survived, was not applicable or
 // names a missing test file; 2 on a failing baseline or bad flags.
@@ -234,10 +235,11 @@ async function runMutant(m: Mutant, flags: Flags, files: string[]): Promise<Resu
     }
   }
   if (killers.length === 0) return finish("SURVIVED", "", `passed: ${files.join(", ")}${flags.full ? " and the whole suite" : ""}`);
+  const flaky = killers.filter((k) => flakyFiles.has(k.file)).map((k) => k.file);
   return finish(
     "killed",
     killers.map((k) => k.file || "(whole suite)").join(", "),
-    killers[0]!.detail,
+    flaky.length ? `${killers[0]!.detail} (FLAKY in the baseline: ${flaky.join(", ")})` : killers[0]!.detail,
   );
 }
 
@@ -261,7 +263,14 @@ function existingTests(m: Mutant): string[] {
   return m.tests.filter((t) => existsSync(join(ROOT, t)));
 }
 
-/** Runs every test file the selected mutants name, once, on an unmodified copy. */
+/** Test files that failed once in the baseline and passed on a second try. */
+const flakyFiles = new Set<string>();
+
+/**
+ * Runs every test file the selected mutants name on an unmodified copy. A file that fails
+ * is tried once more: passing then, it is reported as flaky (and kills it makes are marked);
+ * failing twice, the baseline fails.
+ */
 async function baseline(mutants: Mutant[], flags: Flags): Promise<boolean> {
   const files = [...new Set(mutants.flatMap(existingTests))];
   const copy = makeCopy("baseline");
@@ -272,10 +281,16 @@ async function baseline(mutants: Mutant[], flags: Flags): Promise<boolean> {
     flags.jobs,
     async (file) => {
       const logPath = join(copy.tmp, `${file.replaceAll("/", "_")}.log`);
-      appendHeader(logPath, file);
-      return { r: await runTestFile(copy.tree, file, Date.now() + flags.timeoutS * 1000, logPath, { CITYHALL_SOURCE_ROOT: ROOT }), logPath };
+      let r: FileRun | null = null;
+      for (let attempt = 1; attempt <= 2 && r?.outcome !== "pass"; attempt++) {
+        if (r) log(`baseline ${file} failed (${r.detail}); trying it once more`);
+        appendHeader(logPath, file);
+        r = await runTestFile(copy.tree, file, Date.now() + flags.timeoutS * 1000, logPath, { CITYHALL_SOURCE_ROOT: ROOT });
+        if (attempt === 2 && r.outcome === "pass") flakyFiles.add(file);
+      }
+      return { r: r!, logPath };
     },
-    ({ r }) => log(`baseline ${r.file}: ${r.outcome} (${r.seconds.toFixed(1)} s)`),
+    ({ r }) => log(`baseline ${r.file}: ${r.outcome}${flakyFiles.has(r.file) ? " on the second try (FLAKY)" : ""} (${r.seconds.toFixed(1)} s)`),
   );
   const bad = results.filter(({ r }) => r.outcome !== "pass");
   for (const { r, logPath } of bad) {

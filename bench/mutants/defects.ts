@@ -32,7 +32,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/wal/writer.ts",
     search: "          await this.file.datasync();\n          this.syncCount++;",
     replace: "          void this.file.datasync().then(() => this.syncCount++, () => {});",
-    tests: ["test/wal/writer.test.ts", "test/engine/powercut.test.ts", "test/engine/model.test.ts"],
+    tests: ["test/wal/ack_durability.test.ts", "test/wal/writer.test.ts", "test/engine/powercut.test.ts", "test/engine/model.test.ts"],
   },
   {
     name: "ack-before-fdatasync-poison-kept",
@@ -45,7 +45,7 @@ export const MUTANTS: readonly Mutant[] = [
       '            (e) => (this.failure = new IoError("wal", "fdatasync failed; restart the node", e)),\n' +
       "          );\n" +
       "        } catch (e) {",
-    tests: ["test/engine/powercut.test.ts", "test/engine/model.test.ts", "test/wal/writer.test.ts"],
+    tests: ["test/wal/ack_durability.test.ts", "test/engine/powercut.test.ts", "test/engine/model.test.ts", "test/wal/writer.test.ts"],
   },
   {
     name: "no-dirsync-segment",
@@ -173,7 +173,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/wal/follower.ts",
     search: "        await f.datasync();\n        this.syncCount++;",
     replace: "        void f.datasync().then(() => this.syncCount++, () => {});",
-    tests: ["test/engine/powercut.test.ts", "test/replication/integration.test.ts"],
+    tests: ["test/replication/replica_durability.test.ts", "test/engine/powercut.test.ts", "test/replication/integration.test.ts"],
   },
   {
     name: "replica-no-dirsync-segment",
@@ -181,7 +181,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/wal/follower.ts",
     search: "        this.segmentNoValue = segmentNo;\n        this.vfs.syncDir(this.dir);\n",
     replace: "        this.segmentNoValue = segmentNo;\n",
-    tests: ["test/engine/powercut.test.ts", "test/replication/integration.test.ts"],
+    tests: ["test/replication/replica_durability.test.ts", "test/engine/powercut.test.ts", "test/replication/integration.test.ts"],
   },
 
   // ------------------------------------------------------------------ checksums on read
