@@ -22,7 +22,7 @@
 
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MUTANTS } from "./mutants/defects.ts";
@@ -97,6 +97,9 @@ interface Copy {
  */
 function makeCopy(label: string): Copy {
   const tmp = mkdtempSync(join(tmpdir(), `cityhall-mutant-${label}-`));
+  // mkdtemp makes it mode 700; a checkout is normally readable by others (tests that run a
+  // script as `nobody` depend on that).
+  chmodSync(tmp, 0o755);
   const tree = join(tmp, "repo");
   cpSync(ROOT, tree, { recursive: true, filter: (src) => src === ROOT || !NOT_COPIED.has(src.slice(ROOT.length + 1)) });
   symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"), "dir");
@@ -157,7 +160,8 @@ function runTestFile(tree: string, file: string, deadlineMs: number, logPath: st
   const started = performance.now();
   return new Promise((done) => {
     const fd = openSync(logPath, "a");
-    const child = spawn(process.execPath, ["test", file, "--timeout", String(BUN_TEST_TIMEOUT_MS)], {
+    const args = ["test", ...(file ? [file] : []), "--timeout", String(BUN_TEST_TIMEOUT_MS)]; // "" = the whole suite
+    const child = spawn(process.execPath, args, {
       cwd: tree,
       detached: true, // its own process group, so a timeout kills daemons it started too
       stdio: ["ignore", fd, fd],
