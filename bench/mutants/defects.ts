@@ -158,6 +158,14 @@ export const MUTANTS: readonly Mutant[] = [
     tests: ["test/compaction/merge.test.ts", "test/engine/model.test.ts"],
   },
   {
+    name: "compaction-retention-off-by-one",
+    description: "compaction drops points AT the retention cutoff, which reads still return",
+    file: "src/compaction/merge.ts",
+    search: "while (k < ts.length && ts[k]! < cutoffTs) k++;",
+    replace: "while (k < ts.length && ts[k]! <= cutoffTs) k++;",
+    tests: ["test/compaction/merge.test.ts", "test/engine/retention.test.ts"],
+  },
+  {
     name: "tombstones-dropped-early",
     description: "a size-tiered merge drops tombstones when its window starts at the SECOND oldest table",
     file: "src/compaction/policy.ts",
