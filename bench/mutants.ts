@@ -12,12 +12,14 @@
 // source moved on: update the entry). A mutant whose tests run past --timeout-s is reported
 // as "killed (timeout)": a hang is a failure too, but worth a look.
 //
-// First, unless --no-baseline, the same test files run on an unmodified copy: if one fails
-// there twice, a "kill" would mean nothing, so the run stops; one that fails once and then
-// passes is reported as FLAKY, and so is every kill it makes.
+// Then, unless --no-baseline, every test file that killed a mutant runs on an unmodified
+// copy: a kill by a file that fails there too (twice) proves nothing and is reported as
+// UNPROVEN; a file that fails once and then passes is FLAKY, and so is every kill it made.
+// (Only killing files need this check, so a slow file listed as a fallback costs nothing
+// unless it is needed.)
 //
-// Exit status: 0 when every mutant was killed; 1 when one survived, was not applicable or
-// names a missing test file; 2 on a failing baseline or bad flags.
+// Exit status: 0 when every mutant was killed; 1 when one survived, was not applicable, was
+// unproven or names a missing test file; 2 on bad flags.
 // The table goes to stdout, progress to stderr.
 
 import { spawn } from "node:child_process";
@@ -199,13 +201,15 @@ function appendHeader(logPath: string, file: string): void {
 
 // ---------------------------------------------------------------- one mutant
 
-type Status = "killed" | "killed (timeout)" | "SURVIVED" | "NOT APPLICABLE";
+type Status = "killed" | "killed (timeout)" | "SURVIVED" | "NOT APPLICABLE" | "UNPROVEN";
 
 interface Result {
   mutant: Mutant;
   status: Status;
   /** Test file(s) that failed, or why it was not applicable. */
   by: string;
+  /** The test files that failed ("" for the whole suite). */
+  killerFiles: string[];
   detail: string;
   missingTests: string[];
   seconds: number;
@@ -216,10 +220,10 @@ async function runMutant(m: Mutant, flags: Flags, files: string[]): Promise<Resu
   const started = performance.now();
   const copy = makeCopy(m.name);
   const logPath = join(copy.tmp, "tests.log");
-  const finish = (status: Status, by: string, detail: string): Result => {
+  const finish = (status: Status, by: string, detail: string, killerFiles: string[] = []): Result => {
     if (!flags.keep) rmSync(copy.tmp, { recursive: true, force: true });
     const missingTests = m.tests.filter((t) => !existsSync(join(ROOT, t)));
-    return { mutant: m, status, by, detail, missingTests, seconds: (performance.now() - started) / 1000, logPath };
+    return { mutant: m, status, by, killerFiles, detail, missingTests, seconds: (performance.now() - started) / 1000, logPath };
   };
   const problem = applyMutant(copy.tree, m);
   if (problem) return finish("NOT APPLICABLE", problem, "update the entry in bench/mutants/defects.ts");
@@ -232,18 +236,18 @@ async function runMutant(m: Mutant, flags: Flags, files: string[]): Promise<Resu
     if (file === "" && killers.length > 0) break; // --full only when the listed files passed
     appendHeader(logPath, file || "(whole suite)");
     const r = await runTestFile(copy.tree, file, deadlineMs, logPath, env);
-    if (r.outcome === "timeout") return finish("killed (timeout)", file || "(whole suite)", r.detail);
+    if (r.outcome === "timeout") return finish("killed (timeout)", file || "(whole suite)", r.detail, [file]);
     if (r.outcome === "fail") {
       killers.push(r);
       if (!flags.allFiles) break;
     }
   }
   if (killers.length === 0) return finish("SURVIVED", "", `passed: ${files.join(", ")}${flags.full ? " and the whole suite" : ""}`);
-  const flaky = killers.filter((k) => flakyFiles.has(k.file)).map((k) => k.file);
   return finish(
     "killed",
     killers.map((k) => k.file || "(whole suite)").join(", "),
-    flaky.length ? `${killers[0]!.detail} (FLAKY in the baseline: ${flaky.join(", ")})` : killers[0]!.detail,
+    killers[0]!.detail,
+    killers.map((k) => k.file),
   );
 }
 
@@ -271,12 +275,12 @@ function existingTests(m: Mutant): string[] {
 const flakyFiles = new Set<string>();
 
 /**
- * Runs every test file the selected mutants name on an unmodified copy. A file that fails
- * is tried once more: passing then, it is reported as flaky (and kills it makes are marked);
- * failing twice, the baseline fails.
+ * Runs `files` ("" = the whole suite) on an unmodified copy. A file that fails is tried once
+ * more: passing then, it is recorded in `flakyFiles`. Returns the files that failed twice.
  */
-async function baseline(mutants: Mutant[], flags: Flags): Promise<boolean> {
-  const files = [...new Set(mutants.flatMap(existingTests))];
+async function baseline(files: string[], flags: Flags): Promise<Set<string>> {
+  const failed = new Set<string>();
+  if (files.length === 0) return failed;
   const copy = makeCopy("baseline");
   const started = performance.now();
   log(`baseline: ${files.length} test files on an unmodified copy`);
@@ -284,7 +288,7 @@ async function baseline(mutants: Mutant[], flags: Flags): Promise<boolean> {
     files,
     flags.jobs,
     async (file) => {
-      const logPath = join(copy.tmp, `${file.replaceAll("/", "_")}.log`);
+      const logPath = join(copy.tmp, `${file.replaceAll("/", "_") || "whole_suite"}.log`);
       let r: FileRun | null = null;
       for (let attempt = 1; attempt <= 2 && r?.outcome !== "pass"; attempt++) {
         if (r) log(`baseline ${file} failed (${r.detail}); trying it once more`);
@@ -298,11 +302,12 @@ async function baseline(mutants: Mutant[], flags: Flags): Promise<boolean> {
   );
   const bad = results.filter(({ r }) => r.outcome !== "pass");
   for (const { r, logPath } of bad) {
-    log(`baseline FAILED: ${r.file}: ${r.detail} (log kept: ${logPath})`);
+    log(`baseline FAILED: ${r.file || "(whole suite)"}: ${r.detail} (log kept: ${logPath})`);
+    failed.add(r.file);
   }
   if (bad.length === 0) rmSync(copy.tmp, { recursive: true, force: true });
   log(`baseline took ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return bad.length === 0;
+  return failed;
 }
 
 function table(results: Result[]): string {
@@ -332,10 +337,6 @@ async function main(): Promise<number> {
     for (const c of running) killGroup(c);
     process.exit(130);
   });
-  if (flags.baseline && !(await baseline(mutants, flags))) {
-    log("the baseline fails: fix the tests (or the tree) first; a kill would mean nothing");
-    return 2;
-  }
   log(`${mutants.length} mutants, ${flags.jobs} at a time`);
   const results = await pool(
     mutants,
@@ -343,6 +344,19 @@ async function main(): Promise<number> {
     (m) => runMutant(m, flags, existingTests(m)),
     (r) => log(`${r.mutant.name}: ${r.status}${r.by ? ` (${r.by})` : ""} in ${r.seconds.toFixed(1)} s${flags.keep ? `, log ${r.logPath}` : ""}`),
   );
+  if (flags.baseline) {
+    const failed = await baseline([...new Set(results.flatMap((r) => r.killerFiles))], flags);
+    for (const r of results) {
+      const broken = r.killerFiles.filter((f) => failed.has(f));
+      const flaky = r.killerFiles.filter((f) => flakyFiles.has(f));
+      if (broken.length === r.killerFiles.length && broken.length > 0) {
+        r.status = "UNPROVEN";
+        r.detail = `${broken.map((f) => f || "(whole suite)").join(", ")} fails on the unmodified tree too: fix it first`;
+      } else if (broken.length || flaky.length) {
+        r.detail += ` (fails unmodified: ${broken.join(", ") || "none"}; FLAKY: ${flaky.join(", ") || "none"})`;
+      }
+    }
+  }
   process.stdout.write(`${table(results)}\n`);
   const totalS = (performance.now() - started) / 1000;
   const killed = results.filter((r) => r.status.startsWith("killed")).length;
