@@ -76,6 +76,11 @@ describe("WAL segment retention policy", () => {
     expect(segmentsToDelete(segs, 3, 1000)).toEqual([1, 2]);
     expect(segmentsToDelete(segs, 5, 5)).toEqual([4]);
   });
+  test("at the boundary: a segment whose last write is flushedSeq goes, one write past it stays", () => {
+    expect(segmentsToDelete(segs, 5, 19)).toEqual([1, 4]);
+    expect(segmentsToDelete(segs, 5, 20)).toEqual([1, 2, 4]);
+    expect(segmentsToDelete(segs, 5, 29)).toEqual([1, 2, 4]);
+  });
   test("keeps what a replica still needs", () => {
     expect(segmentsToDelete(segs, 5, 1000, 2)).toEqual([1]);
   });
