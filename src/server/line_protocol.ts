@@ -213,6 +213,10 @@ export class KeyCache {
   private readonly bySeries = new Map<string, Map<string, string>>();
   private entries = 0;
   constructor(private readonly maxEntries = 100_000) {}
+  /** Keys held now. */
+  get size(): number {
+    return this.entries;
+  }
   get(seriesPart: string, field: string, lineNo: number): string {
     let byField = this.bySeries.get(seriesPart);
     let key = byField?.get(field);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LineProtocolError, parseLineProtocol, parsePrecision } from "../../src/server/line_protocol.ts";
+import { KeyCache, LineProtocolError, parseLineProtocol, parsePrecision } from "../../src/server/line_protocol.ts";
 import { RequestTooLargeError, WriteBudget } from "../../src/server/write_budget.ts";
 import { rng } from "../helpers.ts";
 
@@ -207,15 +207,18 @@ describe("line protocol: the request budget stops the expansion while parsing", 
     const body = `m,t=${"x".repeat(1000)} ${fields}`;
     expect(body.length).toBeGreaterThan(850_000);
     const budget = new WriteBudget({ maxPoints: 1_000_000, maxKeyBytes: 16 * 1024 * 1024, maxRecordBytes: 48 * 1024 * 1024 });
+    const keys = new KeyCache(1_000_000);
     let err: unknown;
     try {
-      parseLineProtocol(body, "ns", NOW, budget);
+      parseLineProtocol(body, "ns", NOW, budget, keys);
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(RequestTooLargeError);
     expect(String(err)).toMatch(/line 1: the series keys of this request add up to more than 16777216 bytes .*split the body/);
     expect(budget.keyBytes).toBeLessThan(16 * 1024 * 1024 + 2048);
+    // The parse stopped at the field that passed the limit: about 16,500 keys were built, not 100,000.
+    expect(keys.size).toBeLessThan(17_000);
   });
   test("the record bound stops many large strings", () => {
     const line = `m s="${"y".repeat(60_000)}"`;
