@@ -13,12 +13,24 @@ export class BodyTooLargeError extends InvalidArgumentError {
   }
 }
 
-export function gunzipBounded(data: Uint8Array, maxOutputBytes: number): Uint8Array {
+/**
+ * Decompresses `data`, refusing output past `maxOutputBytes`. `onOutput` sees the size of
+ * each piece of output as it is made and may throw to stop (the node-wide in-flight budget
+ * does); its error, like BodyTooLargeError, is rethrown as is.
+ */
+export function gunzipBounded(data: Uint8Array, maxOutputBytes: number, onOutput?: (bytes: number) => void): Uint8Array {
   const parts: Uint8Array[] = [];
   let total = 0;
+  let stop: unknown = null;
   const g = new Gunzip((chunk) => {
     total += chunk.length;
-    if (total > maxOutputBytes) throw new BodyTooLargeError(maxOutputBytes);
+    try {
+      if (total > maxOutputBytes) throw new BodyTooLargeError(maxOutputBytes);
+      onOutput?.(chunk.length);
+    } catch (e) {
+      stop = e;
+      throw e;
+    }
     parts.push(chunk);
   });
   try {
@@ -27,7 +39,7 @@ export function gunzipBounded(data: Uint8Array, maxOutputBytes: number): Uint8Ar
     }
     if (data.length === 0) g.push(new Uint8Array(0), true);
   } catch (e) {
-    if (e instanceof BodyTooLargeError) throw e;
+    if (stop !== null) throw stop;
     throw new InvalidArgumentError("http", `request body is not valid gzip: ${(e as Error).message}`);
   }
   const out = new Uint8Array(total);
