@@ -78,11 +78,6 @@ class HttpError extends Error {
   }
 }
 
-/**
- * Answer to a request whose body was not read to its end: `connection: close`, so the
- * rest of the upload is not read (and held) on a connection that will be closed anyway.
- */
-const BODY_ABANDONED = { connection: "close" };
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -205,7 +200,7 @@ export class HttpApi {
         res = this.errorResponse(e, req, url);
       } finally {
         this.inFlight--;
-        account.release();
+        if (this.inflightBytes.collectionDue(account.release())) Bun.gc(true);
       }
     }
     this.requests.inc({ route, code: String(res.status) });
@@ -345,11 +340,27 @@ export class HttpApi {
     if (this.opts.readOnlyReason) throw new CityHallError("READ_ONLY", "http", this.opts.readOnlyReason);
   }
 
+  /**
+   * Reads and drops the rest of a refused body in the background, holding none of it, and
+   * returns `answer`. Why not close the connection instead: many clients read the answer only
+   * after sending the whole body, and closing a socket with unread data makes TCP reset it,
+   * so they would see "connection reset" instead of the reason.
+   */
+  private refuseBody(req: Request, reader: { read(): Promise<{ done: boolean }> } | null, answer: HttpError): HttpError {
+    const r = reader ?? (req.body && !req.bodyUsed ? req.body.getReader() : null);
+    if (r) {
+      void (async () => {
+        for (;;) if ((await r.read()).done) return;
+      })().catch(() => {});
+    }
+    return answer;
+  }
+
   private inflightFull(): HttpError {
     return new HttpError(
       503,
       `the node is holding its limit of ${this.limits.maxInflightBytes} bytes of request bodies (--max-inflight-bytes); retry shortly, or send smaller bodies`,
-      { "retry-after": "1", ...BODY_ABANDONED },
+      { "retry-after": "1" },
     );
   }
 
@@ -361,17 +372,23 @@ export class HttpApi {
   private async readBody(req: Request): Promise<string> {
     const maxBody = this.limits.maxBodyBytes;
     const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > maxBody) throw new HttpError(413, new BodyTooLargeError(maxBody).message, BODY_ABANDONED);
-    if (declared > this.limits.maxInflightBytes) {
-      throw new HttpError(
-        413,
-        `request body of ${declared} bytes is larger than the node holds for all requests together (--max-inflight-bytes ${this.limits.maxInflightBytes}); send smaller batches`,
-        BODY_ABANDONED,
+    if (declared > maxBody) throw this.refuseBody(req, null, new HttpError(413, new BodyTooLargeError(maxBody).message));
+    // A body is counted twice: its bytes and its decoded text.
+    if (declared * 2 > this.limits.maxInflightBytes) {
+      throw this.refuseBody(
+        req,
+        null,
+        new HttpError(
+          413,
+          `a request body of ${declared} bytes needs twice that (its bytes and its text) of what the node holds for all requests together (--max-inflight-bytes ${this.limits.maxInflightBytes}); send smaller batches`,
+        ),
       );
     }
     const enc = (req.headers.get("content-encoding") ?? "").toLowerCase();
     const gzip = enc === "gzip" || enc === "x-gzip";
-    if (!gzip && enc !== "" && enc !== "identity") throw new HttpError(415, `content-encoding "${enc}" is not supported; use gzip or none`, BODY_ABANDONED);
+    if (!gzip && enc !== "" && enc !== "identity") {
+      throw this.refuseBody(req, null, new HttpError(415, `content-encoding "${enc}" is not supported; use gzip or none`));
+    }
     const account = this.accounts.get(req);
     if (!account) throw new Error("readBody called outside a counted request");
     const chunks: Uint8Array[] = [];
@@ -383,34 +400,31 @@ export class HttpApi {
         if (r.done) break;
         total += r.value.length;
         let refusal: HttpError | null = null;
-        if (total > maxBody) refusal = new HttpError(413, new BodyTooLargeError(maxBody).message, BODY_ABANDONED);
+        if (total > maxBody) refusal = new HttpError(413, new BodyTooLargeError(maxBody).message);
         else if (!account.reserve(r.value.length)) refusal = this.inflightFull();
-        if (refusal) {
-          reader.cancel().catch(() => {});
-          throw refusal;
-        }
+        if (refusal) throw this.refuseBody(req, reader, refusal);
         chunks.push(r.value);
       }
     }
-    let raw: Uint8Array;
-    if (chunks.length === 1) raw = chunks[0]!;
-    else {
-      raw = new Uint8Array(total);
-      let off = 0;
-      for (const c of chunks) {
-        raw.set(c, off);
-        off += c.length;
-      }
-      chunks.length = 0;
-    }
-    let bytes: Uint8Array = raw;
+    let parts: Uint8Array[] = chunks;
     if (gzip) {
-      bytes = gunzipBounded(raw, maxBody, (n) => {
+      parts = gunzipBounded(chunks, maxBody, (n) => {
         if (!account.reserve(n)) throw this.inflightFull();
       });
     }
+    // The text is held as long as the bytes: count it too (one byte a character for ASCII;
+    // fewer characters than bytes otherwise). Decoding piece by piece avoids joining the
+    // bytes into one more copy.
+    let textBytes = 0;
+    for (const p of parts) textBytes += p.length;
+    if (!account.reserve(textBytes)) throw this.inflightFull();
+    const decoder = new TextDecoder("utf-8", { fatal: true });
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      if (parts.length === 1) return decoder.decode(parts[0]);
+      const pieces: string[] = [];
+      for (const p of parts) pieces.push(decoder.decode(p, { stream: true }));
+      pieces.push(decoder.decode());
+      return pieces.join("");
     } catch {
       throw new HttpError(400, "request body is not valid UTF-8");
     }
