@@ -172,7 +172,7 @@ describe("request limits", () => {
     expect(((await r.json()) as { error: string }).error).toMatch(/needs twice that .* \(--max-inflight-bytes 16777216\); send smaller batches/);
   }, SLOW_MS);
 
-  test("gzip output counts against the in-flight budget as it is expanded", async () => {
+  test("gzip output and decoded text count against the in-flight budget", async () => {
     const { url } = await leader(["--max-inflight-bytes", "16MiB"]);
     const plain = JSON.stringify([{ key: "g", ts: 1767225600000, value: 1 }]) + " ".repeat(20 * MiB);
     const gz = Bun.gzipSync(new TextEncoder().encode(plain));
@@ -180,6 +180,19 @@ describe("request limits", () => {
     const r = await fetch(`${url}/v1/write`, { method: "POST", headers: { "content-encoding": "gzip" }, body: gz });
     expect(r.status).toBe(503);
     expect(((await r.json()) as { error: string }).error).toMatch(/--max-inflight-bytes/);
+    // The decoded text counts as well as the bytes: a chunked (undeclared) body of 10 MiB
+    // needs 20 MiB of the 16.
+    const chunked = (bytes: number) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode(JSON.stringify([{ key: "c", ts: 1767225600000, value: 1 }])));
+          for (let sent = 0; sent < bytes; sent += MiB) c.enqueue(new Uint8Array(MiB).fill(0x20));
+          c.close();
+        },
+      });
+    const tooMuch = await fetch(`${url}/v1/write`, { method: "POST", body: chunked(10 * MiB) });
+    expect(tooMuch.status).toBe(503);
+    expect((await fetch(`${url}/v1/write`, { method: "POST", body: chunked(6 * MiB) })).status).toBe(200);
     // Within the budget, the same kind of body goes through.
     const small = Bun.gzipSync(new TextEncoder().encode(JSON.stringify([{ key: "g", ts: 1767225600000, value: 1 }]) + " ".repeat(4 * MiB)));
     expect((await fetch(`${url}/v1/write`, { method: "POST", headers: { "content-encoding": "gzip" }, body: small })).status).toBe(200);
