@@ -311,7 +311,7 @@ export class Db {
         lastKey = p.key;
       }
       if (p.ts !== undefined) checkTs(p.ts);
-      checkValue(p.value);
+      checkValue(p.value, i);
     }
     await this.waitForRoom();
     this.checkOpen();

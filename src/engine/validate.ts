@@ -46,12 +46,13 @@ export function checkTs(ts: unknown, what = "timestamp"): asserts ts is number {
   }
 }
 
-export function checkValue(value: unknown): asserts value is Value {
+/** `index`, when given, names the point of a batch in the error. */
+export function checkValue(value: unknown, index?: number): asserts value is Value {
   if (typeof value === "number") {
     if (!Number.isFinite(value)) {
       throw new InvalidArgumentError(
         "db",
-        `value must be a finite number, got ${String(value)} (NaN and ±Infinity cannot be stored; a JSON number beyond ±1.8e308 overflows to Infinity)`,
+        `${index === undefined ? "" : `point ${index}: `}value must be a finite number, got ${String(value)} (NaN and ±Infinity cannot be stored; a JSON number beyond ±1.8e308 overflows to Infinity)`,
       );
     }
     return;

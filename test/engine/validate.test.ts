@@ -11,7 +11,7 @@ describe("values", () => {
     await db.put("ok", 1, 1000);
     const seqBefore = db.stats().lastSeq;
     for (const bad of [NaN, Infinity, -Infinity, Number("1e309")]) {
-      await expect(db.putMany([{ key: "ok", ts: 2000, value: 2 }, { key: "x", ts: 1000, value: bad }])).rejects.toThrow(/finite number/);
+      await expect(db.putMany([{ key: "ok", ts: 2000, value: 2 }, { key: "x", ts: 1000, value: bad }])).rejects.toThrow(/point 1: value must be a finite number/);
       await expect(db.put("x", bad, 1000)).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     expect(db.stats().lastSeq).toBe(seqBefore);
