@@ -370,7 +370,8 @@ export class HttpApi {
   /**
    * Reads the body chunk by chunk as it arrives, counting every chunk against --max-body and
    * the node-wide --max-inflight-bytes before keeping it (chunked bodies included), then
-   * gunzips with the same counts.
+   * gunzips and decodes with the same counts. The account is released when the request is
+   * answered (in handle).
    */
   private async readBody(req: Request): Promise<string> {
     const maxBody = this.limits.maxBodyBytes;
@@ -487,20 +488,20 @@ export class HttpApi {
       items = Array.isArray(body) ? body : body && typeof body === "object" && Array.isArray((body as { points?: unknown }).points) ? (body as { points: unknown[] }).points : [body];
     }
     const budget = this.writeBudget();
+    const unit = lineOf ? "line" : "point";
+    const whereOf = (i: number) => (lineOf ? `NDJSON line ${lineOf[i]}` : `point ${i}`);
     const points: PointWrite[] = items.map((it, i) => {
-      const unit = lineOf ? "line" : "point";
-      const where = lineOf ? `NDJSON line ${lineOf[i]}` : `point ${i}`;
-      if (!it || typeof it !== "object") throw new HttpError(400, `${where} is not an object like {"key": "...", "value": 1.5, "ts": 1767225600000}`);
+      if (!it || typeof it !== "object") throw new HttpError(400, `${whereOf(i)} is not an object like {"key": "...", "value": 1.5, "ts": 1767225600000}`);
       const p = it as Record<string, unknown>;
-      if (typeof p.key !== "string") throw new HttpError(400, `${where}: "key" must be a string`);
-      if (typeof p.value !== "number" && typeof p.value !== "string") throw new HttpError(400, `${where}: "value" must be a number or a string`);
+      if (typeof p.key !== "string") throw new HttpError(400, `${whereOf(i)}: "key" must be a string`);
+      if (typeof p.value !== "number" && typeof p.value !== "string") throw new HttpError(400, `${whereOf(i)}: "value" must be a number or a string`);
       // JSON.parse turns a number past ±1.8e308 (say 1e309) into Infinity, which JSON cannot
       // give back: it would be read as null.
       if (typeof p.value === "number" && !Number.isFinite(p.value)) {
-        throw new HttpError(400, `${where}: "value" is beyond the range of a float64 (±1.8e308); send a finite number, or the text as a string`);
+        throw new HttpError(400, `${whereOf(i)}: "value" is beyond the range of a float64 (±1.8e308); send a finite number, or the text as a string`);
       }
       if (p.ts !== undefined && p.ts !== null && (typeof p.ts !== "number" || !Number.isFinite(p.ts))) {
-        throw new HttpError(400, `${where}: "ts" must be milliseconds since the epoch`);
+        throw new HttpError(400, `${whereOf(i)}: "ts" must be milliseconds since the epoch`);
       }
       budget.add(p.key, p.value, unit, lineOf ? lineOf[i]! : i);
       return { key: p.key, value: p.value, ts: (p.ts ?? undefined) as number | undefined };
