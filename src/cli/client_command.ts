@@ -6,9 +6,10 @@ import { formatDurationMs } from "../util/units.ts";
 import { ExitCode } from "./dispatch.ts";
 import { addrArgs } from "./common_args.ts";
 import { formatValue, intFlag, parseValueArg } from "./format.ts";
+import { resolveToken } from "./secrets.ts";
 
-function client(args: { addr: string; token?: string }): CityHallClient {
-  return new CityHallClient(args.addr, { token: args.token || process.env.CITYHALL_TOKEN || undefined });
+function client(args: { addr: string; token?: string; "token-file"?: string }): CityHallClient {
+  return new CityHallClient(args.addr, { token: resolveToken(args) });
 }
 
 const put = defineCommand({
@@ -17,10 +18,11 @@ const put = defineCommand({
     key: { type: "positional", description: "series key, e.g. sensor.temp.line_7", required: true },
     value: { type: "positional", description: "value: a number or any text", required: true },
     ts: { type: "string", description: "timestamp in ms since the epoch (default: the node's clock)" },
+    text: { type: "boolean", description: "store the value as text even if it looks like a number" },
     ...addrArgs,
   },
   async run({ args }) {
-    await client(args).put(args.key, parseValueArg(args.value), intFlag(args.ts, "ts"));
+    await client(args).put(args.key, parseValueArg(args.value, args.text), intFlag(args.ts, "ts"));
     console.log("OK");
   },
 });

@@ -18,7 +18,8 @@ export const addrArgs = {
     default: process.env.CITYHALL_ADDR || `127.0.0.1:${DEFAULT_HTTP_PORT}`,
     valueHint: "host:port",
   },
-  token: { type: "string", description: "bearer token, when the node requires one (or CITYHALL_TOKEN)" },
+  token: { type: "string", description: "bearer token, when the node requires one (prefer --token-file or CITYHALL_TOKEN: ps shows flags)" },
+  "token-file": { type: "string", description: "file holding the bearer token", valueHint: "path" },
 } as const;
 
 export const dataDirArg = {

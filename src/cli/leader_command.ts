@@ -8,7 +8,7 @@ import { parseSyncMode } from "../engine/options.ts";
 import { DEFAULT_HTTP_PORT, DEFAULT_REPLICATION_PORT, dataDirArg, defaultDataDir } from "./common_args.ts";
 import { VERSION } from "../version.ts";
 import { UsageError } from "./dispatch.ts";
-import { readPemFile, readSecretFile } from "./secrets.ts";
+import { readPemFile, readSecretFile, resolveToken } from "./secrets.ts";
 import { addrArgs } from "./common_args.ts";
 import { CityHallClient } from "../client/http_client.ts";
 import { formatDurationMs } from "../util/units.ts";
@@ -27,7 +27,7 @@ const replicasCommand = defineCommand({
     ...addrArgs,
   },
   async run({ args }) {
-    const client = new CityHallClient(args.addr, { token: args.token || process.env.CITYHALL_TOKEN || undefined });
+    const client = new CityHallClient(args.addr, { token: resolveToken(args) });
     if (args.forget) {
       await client.forgetReplica(args.forget);
       console.log(`OK forgot ${args.forget}`);
@@ -64,14 +64,19 @@ export const leaderArgs = {
   port: { type: "string", description: "HTTP API port", default: String(DEFAULT_HTTP_PORT) },
   "replication-host": { type: "string", description: "address the replication port binds (default: --host)" },
   "replication-port": { type: "string", description: "replication port (raw TCP)", default: String(DEFAULT_REPLICATION_PORT) },
-  token: { type: "string", description: "bearer token required on every HTTP request (or CITYHALL_TOKEN)" },
+  token: { type: "string", description: "bearer token required on every HTTP request (visible in ps: prefer --token-file or CITYHALL_TOKEN)" },
+  "token-file": { type: "string", description: "file holding the bearer token required on every HTTP request", valueHint: "path" },
   sync: { type: "string", description: "when writes are acknowledged: always (fdatasync first), interval:<ms>, none", default: "always" },
   "memtable-size": { type: "string", description: "memtable size before a flush, e.g. 16MiB", default: "16MiB" },
   "wal-segment-size": { type: "string", description: "WAL segment size, e.g. 16MiB", default: "16MiB" },
   retention: { type: "string", description: "drop points older than this, e.g. 30d (default: keep forever)" },
   "max-body": { type: "string", description: "largest HTTP request body, e.g. 32MB", default: "32MiB" },
   "max-points": { type: "string", description: "most points in one write request", default: "1000000" },
-  "max-concurrent": { type: "string", description: "HTTP requests served at once; more get 503", default: "256" },
+  "max-concurrent": { type: "string", description: "HTTP requests served at once (not /health, /ping); more get 503", default: "256" },
+  "max-inflight-bytes": {
+    type: "string",
+    description: "request-body bytes all requests together may hold, e.g. 128MiB; more get 503 (default: 1/8 of RAM, at most 256MiB)",
+  },
   "idle-timeout": { type: "string", description: "close an idle HTTP connection after this long (max 255s)", default: "30s" },
   "secret-file": { type: "string", description: "file with the replication shared secret (required off loopback)" },
   "tls-cert": { type: "string", description: "PEM certificate for TLS on the replication port" },
@@ -94,7 +99,7 @@ export const leaderCommand = defineCommand({
   async run({ args }) {
     const log = createLogger(args.quiet ? 1 : 3);
     const host = args.host;
-    const token = args.token || process.env.CITYHALL_TOKEN || undefined;
+    const token = resolveToken(args, (m) => log.warn(m));
     const dataDir = args["data-dir"] || defaultDataDir();
     parseSyncMode(args.sync);
     const node = await LeaderNode.start({
@@ -119,6 +124,7 @@ export const leaderCommand = defineCommand({
         maxBodyBytes: parseSizeBytes(args["max-body"], "--max-body"),
         maxPointsPerRequest: positiveInt(args["max-points"], "--max-points"),
         maxConcurrentRequests: positiveInt(args["max-concurrent"], "--max-concurrent"),
+        ...(args["max-inflight-bytes"] ? { maxInflightBytes: parseSizeBytes(args["max-inflight-bytes"], "--max-inflight-bytes") } : {}),
         idleTimeoutSec: Math.ceil(parseDurationMs(args["idle-timeout"], "--idle-timeout") / 1000),
       },
       logger: log,

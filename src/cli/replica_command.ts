@@ -11,7 +11,7 @@ import { formatDurationMs, parseDurationMs, parseHostPort, parsePort, parseSizeB
 import { VERSION } from "../version.ts";
 import { DEFAULT_REPLICA_HTTP_PORT, DEFAULT_REPLICATION_PORT, dataDirArg, defaultDataDir } from "./common_args.ts";
 import { ExitCode, UsageError } from "./dispatch.ts";
-import { readPemFile, readSecretFile } from "./secrets.ts";
+import { readPemFile, readSecretFile, resolveToken } from "./secrets.ts";
 
 const statusCommand = defineCommand({
   meta: { name: "status", description: "Replication status from the data directory (no daemon needed); exits 1 past --max-lag/--max-silence, 2 if unreadable" },
@@ -69,7 +69,8 @@ export const replicaCommand = defineCommand({
     ...dataDirArg,
     host: { type: "string", description: "address the HTTP API binds (a non-loopback address needs --token)", default: "127.0.0.1" },
     port: { type: "string", description: "HTTP API port", default: String(DEFAULT_REPLICA_HTTP_PORT) },
-    token: { type: "string", description: "bearer token required on every HTTP request (or CITYHALL_TOKEN)" },
+    token: { type: "string", description: "bearer token required on every HTTP request (visible in ps: prefer --token-file or CITYHALL_TOKEN)" },
+    "token-file": { type: "string", description: "file holding the bearer token required on every HTTP request", valueHint: "path" },
     "secret-file": { type: "string", description: "file with the replication shared secret" },
     "tls-ca": { type: "string", description: "PEM of the CA that signed the leader's certificate (enables TLS)" },
     "replica-id": { type: "string", description: "name of this replica at the leader (default: this data directory's id)" },
@@ -94,7 +95,7 @@ export const replicaCommand = defineCommand({
       leaderPort: leader.port,
       host: args.host,
       port: parsePort(args.port, "--port"),
-      token: args.token || process.env.CITYHALL_TOKEN || undefined,
+      token: resolveToken(args, (m) => log.warn(m)),
       replicaId,
       secret: readSecretFile(args["secret-file"]),
       tlsCa: readPemFile(args["tls-ca"], "--tls-ca"),

@@ -26,3 +26,34 @@ export function readPemFile(path: string | undefined, flag: string): string | un
     throw new UsageError(`cannot read ${flag} ${path}: ${(e as Error).message}`);
   }
 }
+
+/**
+ * The HTTP token: from --token-file (preferred), CITYHALL_TOKEN, or --token. A token on the
+ * command line is visible to every user of the machine (`ps`, /proc/<pid>/cmdline), so
+ * `warn`, when given, is told about it.
+ */
+export function resolveToken(
+  args: { token?: string; "token-file"?: string },
+  warn?: (message: string) => void,
+): string | undefined {
+  const file = args["token-file"];
+  if (file && args.token) throw new UsageError("give the token once: --token-file or --token, not both");
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UsageError(`cannot read --token-file ${file}: ${(e as Error).message}`);
+    }
+    const token = text.replace(/[\r\n]+$/, "");
+    if (token === "" || /[\r\n]/.test(token)) {
+      throw new UsageError(`--token-file ${file} must hold the token on one line (e.g. openssl rand -hex 32 > ${file})`);
+    }
+    return token;
+  }
+  if (args.token) {
+    warn?.("cityhall: --token on the command line is visible to every user of this machine (ps); use --token-file PATH or the CITYHALL_TOKEN environment variable");
+    return args.token;
+  }
+  return process.env.CITYHALL_TOKEN || undefined;
+}

@@ -404,15 +404,18 @@ export class Db {
         checkTs(p.ts);
         if (retention) checkNotExpired(p.ts, i, p.key, retention, now, this.opts.retentionMs!);
       }
-      checkValue(p.value);
+      checkValue(p.value, i);
       const ts = p.ts ?? now;
       if (ts > newest) newest = ts;
     }
     await this.waitForRoom();
     this.checkOpen();
     const groups = groupPoints(points, now);
-    const seq = ++this.lastSeq;
+    // Encode before taking the number: a batch that cannot be encoded (too large) must not
+    // consume a sequence number (replicas check that sequence numbers are contiguous).
+    const seq = this.lastSeq + 1;
     const record = encodePutBatch(seq, groups);
+    this.lastSeq = seq;
     await this.leaderWal().append(record, (pos) => {
       const mem = this.active;
       for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
@@ -428,7 +431,7 @@ export class Db {
   async delete(key: string, fromTs: number = MIN_TS, toTs: number = MAX_TS): Promise<WriteResult> {
     this.checkOpen();
     this.leaderWal();
-    checkKey(key);
+    checkKey(key, "lookup"); // an old series with a control character can still be deleted
     checkTs(fromTs, "from");
     checkTs(toTs, "to");
     if (fromTs > toTs) throw new InvalidArgumentError("db", `delete range is empty: from ${fromTs} > to ${toTs}`);
@@ -815,7 +818,7 @@ export class Db {
   /** The newest point of a series, or null. */
   get(key: string): Point | null {
     this.checkOpen();
-    checkKey(key);
+    checkKey(key, "lookup");
     const pinned: TableReader[] = [];
     try {
       const sources = this.sourcesFor(key, MIN_TS, MAX_TS, true, pinned);
@@ -834,7 +837,7 @@ export class Db {
    */
   range(key: string, fromTs: number = MIN_TS, toTs: number = MAX_TS, options: RangeOptions = {}): IterableIterator<Point> {
     this.checkOpen();
-    checkKey(key);
+    checkKey(key, "lookup");
     checkTs(fromTs, "from");
     checkTs(toTs, "to");
     const limit = options.limit ?? Infinity;

@@ -13,28 +13,41 @@ export class BodyTooLargeError extends InvalidArgumentError {
   }
 }
 
-export function gunzipBounded(data: Uint8Array, maxOutputBytes: number): Uint8Array {
+/**
+ * Decompresses `data` (one buffer, or the pieces of a body as they arrived), refusing output
+ * past `maxOutputBytes`, and returns the output in pieces (joining them would copy it once
+ * more). `onOutput` sees the size of each piece as it is made and may throw to stop (the
+ * node-wide in-flight budget does); its error, like BodyTooLargeError, is rethrown as is.
+ */
+export function gunzipBounded(data: Uint8Array | readonly Uint8Array[], maxOutputBytes: number, onOutput?: (bytes: number) => void): Uint8Array[] {
   const parts: Uint8Array[] = [];
   let total = 0;
+  let stop: unknown = null;
   const g = new Gunzip((chunk) => {
     total += chunk.length;
-    if (total > maxOutputBytes) throw new BodyTooLargeError(maxOutputBytes);
+    try {
+      if (total > maxOutputBytes) throw new BodyTooLargeError(maxOutputBytes);
+      onOutput?.(chunk.length);
+    } catch (e) {
+      stop = e;
+      throw e;
+    }
     parts.push(chunk);
   });
+  const inputs = data instanceof Uint8Array ? [data] : data;
   try {
-    for (let i = 0; i < data.length; i += CHUNK_BYTES) {
-      g.push(data.subarray(i, Math.min(data.length, i + CHUNK_BYTES)), i + CHUNK_BYTES >= data.length);
+    for (let k = 0; k < inputs.length; k++) {
+      const input = inputs[k]!;
+      const last = k === inputs.length - 1;
+      for (let i = 0; i < input.length; i += CHUNK_BYTES) {
+        g.push(input.subarray(i, Math.min(input.length, i + CHUNK_BYTES)), last && i + CHUNK_BYTES >= input.length);
+      }
+      if (last && input.length === 0) g.push(new Uint8Array(0), true);
     }
-    if (data.length === 0) g.push(new Uint8Array(0), true);
+    if (inputs.length === 0) g.push(new Uint8Array(0), true);
   } catch (e) {
-    if (e instanceof BodyTooLargeError) throw e;
+    if (stop !== null) throw stop;
     throw new InvalidArgumentError("http", `request body is not valid gzip: ${(e as Error).message}`);
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return parts;
 }

@@ -5,24 +5,38 @@
 //   /health                                                        probes
 //
 // Every failure is an HTTP status with a JSON body {"error": "..."} that says what to do;
-// no request can take the node down. Limits: body size, points per request, concurrent
-// requests and an idle timeout per connection.
+// no request can take the node down. Limits: body size, points, series-key bytes and WAL
+// record size per request (counted while parsing, before anything is encoded), request-body
+// bytes held by the whole node (counted as they arrive), concurrent requests (not /health and
+// /ping, so probes answer while uploads wait) and an idle timeout per connection.
 
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "bun";
 import type { Db, PointWrite } from "../engine/db.ts";
 import type { Logger } from "../engine/options.ts";
 import { CityHallError, CorruptionError, InvalidArgumentError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { BodyTooLargeError, gunzipBounded } from "./gunzip.ts";
-import { KeyCache, LineProtocolError, parseLineProtocol, parsePrecision } from "./line_protocol.ts";
+import { InflightBytes, defaultInflightBytes } from "./inflight_bytes.ts";
+import type { InflightAccount } from "./inflight_bytes.ts";
+import { KeyCache, parseLineProtocol, parsePrecision } from "./line_protocol.ts";
 import type { Registry } from "./metrics.ts";
+import { RequestTooLargeError, WriteBudget } from "./write_budget.ts";
 
 export interface HttpLimits {
   /** Largest request body accepted, compressed or not (and after gunzip). */
   maxBodyBytes: number;
   maxPointsPerRequest: number;
-  /** Requests served at once; more get 503. */
+  /** Bytes (UTF-8) of the distinct series keys one write request may name. */
+  maxKeyBytesPerRequest: number;
+  /**
+   * Upper bound of the WAL record one write request may produce; well below the format's
+   * MAX_RECORD_PAYLOAD_BYTES (64 MiB), so no request can reach the encoder's hard stop.
+   */
+  maxRecordBytesPerRequest: number;
+  /** Request-body bytes the whole node holds at once (as received and after gunzip); more get 503. */
+  maxInflightBytes: number;
+  /** Requests served at once (not counting /health and /ping); more get 503. */
   maxConcurrentRequests: number;
   /** Seconds a connection may sit idle (Bun's idleTimeout, max 255). */
   idleTimeoutSec: number;
@@ -31,6 +45,9 @@ export interface HttpLimits {
 export const DEFAULT_LIMITS: HttpLimits = {
   maxBodyBytes: 32 * 1024 * 1024,
   maxPointsPerRequest: 1_000_000,
+  maxKeyBytesPerRequest: 16 * 1024 * 1024,
+  maxRecordBytesPerRequest: 48 * 1024 * 1024,
+  maxInflightBytes: defaultInflightBytes(),
   maxConcurrentRequests: 256,
   idleTimeoutSec: 30,
 };
@@ -55,10 +72,12 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
+
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -66,11 +85,24 @@ function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: JSON_HEADERS });
 }
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  if (ab.length !== bb.length) return false;
-  return timingSafeEqual(ab, bb);
+function sha256(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/**
+ * Compares fixed-length digests, so the time taken says nothing about the expected token,
+ * not even its length (a plain compare returns early when the lengths differ).
+ */
+function tokenMatches(given: string, expectedDigest: Buffer): boolean {
+  return timingSafeEqual(sha256(given), expectedDigest);
+}
+
+/** Bodies of a declared length up to this are read in one call (see readBody). */
+const SMALL_BODY_BYTES = 256 * 1024;
+
+/** Routes that answer probes: never refused for load, and never read a body. */
+function isProbe(path: string): boolean {
+  return path === "/health" || path === "/ping";
 }
 
 function intParam(url: URL, name: string, dflt: number | undefined): number | undefined {
@@ -85,6 +117,10 @@ export class HttpApi {
   private inFlight = 0;
   private readonly lineProtocolKeys = new KeyCache();
   private readonly limits: HttpLimits;
+  private readonly inflightBytes: InflightBytes;
+  /** The body bytes each request in progress holds. */
+  private readonly accounts = new WeakMap<Request, InflightAccount>();
+  private readonly tokenDigest: Buffer | null;
   private readonly startedMs = Date.now();
   private readonly requests;
   private readonly duration;
@@ -98,6 +134,8 @@ export class HttpApi {
     private readonly log: Logger,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.inflightBytes = new InflightBytes(this.limits.maxInflightBytes);
+    this.tokenDigest = opts.token ? sha256(opts.token) : null;
     this.requests = metrics.counter("cityhall_http_requests_total", "HTTP requests by route and status code.");
     this.duration = metrics.histogram("cityhall_http_request_duration_seconds", "HTTP request latency by route.", [
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
@@ -105,6 +143,7 @@ export class HttpApi {
     this.pointsWritten = metrics.counter("cityhall_points_written_total", "Points accepted by write requests.");
     this.pointsRead = metrics.counter("cityhall_points_read_total", "Points returned by get and range requests.");
     metrics.collect("cityhall_http_requests_in_flight", "HTTP requests being served now.", "gauge", () => this.inFlight);
+    metrics.collect("cityhall_http_inflight_body_bytes", "Request-body bytes held now (limit: --max-inflight-bytes).", "gauge", () => this.inflightBytes.held);
   }
 
   get port(): number {
@@ -144,17 +183,27 @@ export class HttpApi {
     const url = new URL(req.url);
     const route = this.routeName(url.pathname);
     let res: Response;
-    if (this.inFlight >= this.limits.maxConcurrentRequests) {
-      res = json({ error: `too many concurrent requests (limit ${this.limits.maxConcurrentRequests}); retry shortly` }, 503);
+    if (isProbe(url.pathname)) {
+      // Probes bypass the request limit: a node busy with uploads is still alive.
+      try {
+        res = await this.route(req, url);
+      } catch (e) {
+        res = this.errorResponse(e, req, url);
+      }
+    } else if (this.inFlight >= this.limits.maxConcurrentRequests) {
+      res = json({ error: `too many concurrent requests (limit ${this.limits.maxConcurrentRequests}, --max-concurrent); retry shortly` }, 503);
       res.headers.set("retry-after", "1");
     } else {
       this.inFlight++;
+      const account = this.inflightBytes.open();
+      this.accounts.set(req, account);
       try {
         res = await this.route(req, url);
       } catch (e) {
         res = this.errorResponse(e, req, url);
       } finally {
         this.inFlight--;
+        if (this.inflightBytes.collectionDue(account.release())) Bun.gc(true);
       }
     }
     this.requests.inc({ route, code: String(res.status) });
@@ -185,8 +234,8 @@ export class HttpApi {
   }
 
   private errorResponse(e: unknown, req: Request, url: URL): Response {
-    if (e instanceof HttpError) return json({ error: e.message }, e.status);
-    if (e instanceof BodyTooLargeError) return json({ error: e.message }, 413);
+    if (e instanceof HttpError) return new Response(JSON.stringify({ error: e.message }), { status: e.status, headers: { ...JSON_HEADERS, ...e.headers } });
+    if (e instanceof BodyTooLargeError || e instanceof RequestTooLargeError) return json({ error: e.message }, 413);
     if (e instanceof InvalidArgumentError) return json({ error: e.message }, 400);
     if (e instanceof CityHallError) {
       if (e.code === "READ_ONLY") return json({ error: e.message }, 403);
@@ -214,7 +263,7 @@ export class HttpApi {
       given = decoded.slice(decoded.indexOf(":") + 1);
     } else given = url.searchParams.get("p");
     if (given === null) throw new HttpError(401, "this node requires a token: send 'Authorization: Bearer <token>'");
-    if (!constantTimeEqual(given, token)) throw new HttpError(401, "wrong token");
+    if (!tokenMatches(given, this.tokenDigest!)) throw new HttpError(401, "wrong token");
   }
 
   private async route(req: Request, url: URL): Promise<Response> {
@@ -296,26 +345,115 @@ export class HttpApi {
     if (this.opts.readOnlyReason) throw new CityHallError("READ_ONLY", "http", this.opts.readOnlyReason);
   }
 
+  /**
+   * Reads and drops the rest of a refused body in the background, holding none of it, and
+   * returns `answer`. Why not close the connection instead: many clients read the answer only
+   * after sending the whole body, and closing a socket with unread data makes TCP reset it,
+   * so they would see "connection reset" instead of the reason.
+   */
+  private refuseBody(req: Request, reader: { read(): Promise<{ done: boolean }> } | null, answer: HttpError): HttpError {
+    const r = reader ?? (req.body && !req.bodyUsed ? req.body.getReader() : null);
+    if (r) {
+      void (async () => {
+        for (;;) if ((await r.read()).done) return;
+      })().catch(() => {});
+    }
+    return answer;
+  }
+
+  private inflightFull(): HttpError {
+    return new HttpError(
+      503,
+      `the node is holding its limit of ${this.limits.maxInflightBytes} bytes of request bodies (--max-inflight-bytes); retry shortly, or send smaller bodies`,
+      { "retry-after": "1" },
+    );
+  }
+
+  /**
+   * Reads the body chunk by chunk as it arrives, counting every chunk against --max-body and
+   * the node-wide --max-inflight-bytes before keeping it (chunked bodies included), then
+   * gunzips and decodes with the same counts. The account is released when the request is
+   * answered (in handle).
+   */
   private async readBody(req: Request): Promise<string> {
+    const maxBody = this.limits.maxBodyBytes;
     const declared = Number(req.headers.get("content-length") ?? "0");
-    if (declared > this.limits.maxBodyBytes) throw new BodyTooLargeError(this.limits.maxBodyBytes);
-    const raw = new Uint8Array(await req.arrayBuffer());
-    if (raw.length > this.limits.maxBodyBytes) throw new BodyTooLargeError(this.limits.maxBodyBytes);
+    if (declared > maxBody) throw this.refuseBody(req, null, new HttpError(413, new BodyTooLargeError(maxBody).message));
+    // A body is counted twice: its bytes and its decoded text.
+    if (declared * 2 > this.limits.maxInflightBytes) {
+      throw this.refuseBody(
+        req,
+        null,
+        new HttpError(
+          413,
+          `a request body of ${declared} bytes needs twice that (its bytes and its text) of what the node holds for all requests together (--max-inflight-bytes ${this.limits.maxInflightBytes}); send smaller batches`,
+        ),
+      );
+    }
     const enc = (req.headers.get("content-encoding") ?? "").toLowerCase();
-    let bytes: Uint8Array = raw;
-    if (enc === "gzip" || enc === "x-gzip") bytes = gunzipBounded(raw, this.limits.maxBodyBytes);
-    else if (enc !== "" && enc !== "identity") throw new HttpError(415, `content-encoding "${enc}" is not supported; use gzip or none`);
+    const gzip = enc === "gzip" || enc === "x-gzip";
+    if (!gzip && enc !== "" && enc !== "identity") {
+      throw this.refuseBody(req, null, new HttpError(415, `content-encoding "${enc}" is not supported; use gzip or none`));
+    }
+    const account = this.accounts.get(req);
+    if (!account) throw new Error("readBody called outside a counted request");
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const lengthHeader = req.headers.get("content-length");
+    if (lengthHeader !== null && declared <= SMALL_BODY_BYTES && !req.headers.has("transfer-encoding")) {
+      // Small body of a declared length (most requests): reserve it up front and read it in
+      // one call, which is cheaper than a stream; Bun stops the body at the declared length.
+      if (!account.reserve(declared)) throw this.refuseBody(req, null, this.inflightFull());
+      chunks.push(new Uint8Array(await req.arrayBuffer()));
+      total = chunks[0]!.length;
+    } else if (req.body) {
+      const reader = req.body.getReader();
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        total += r.value.length;
+        let refusal: HttpError | null = null;
+        if (total > maxBody) refusal = new HttpError(413, new BodyTooLargeError(maxBody).message);
+        else if (!account.reserve(r.value.length)) refusal = this.inflightFull();
+        if (refusal) throw this.refuseBody(req, reader, refusal);
+        chunks.push(r.value);
+      }
+    }
+    let parts: Uint8Array[] = chunks;
+    if (gzip) {
+      parts = gunzipBounded(chunks, maxBody, (n) => {
+        if (!account.reserve(n)) throw this.inflightFull();
+      });
+    }
+    // The text is held as long as the bytes: count it too (one byte a character for ASCII;
+    // fewer characters than bytes otherwise). Decoding piece by piece avoids joining the
+    // bytes into one more copy.
+    let textBytes = 0;
+    for (const p of parts) textBytes += p.length;
+    if (!account.reserve(textBytes)) throw this.inflightFull();
+    const decoder = new TextDecoder("utf-8", { fatal: true });
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      if (parts.length === 1) return decoder.decode(parts[0]);
+      const pieces: string[] = [];
+      for (const p of parts) pieces.push(decoder.decode(p, { stream: true }));
+      pieces.push(decoder.decode());
+      return pieces.join("");
     } catch {
       throw new HttpError(400, "request body is not valid UTF-8");
     }
   }
 
+  /** The limits one write request is parsed against (413 past any of them). */
+  private writeBudget(): WriteBudget {
+    return new WriteBudget({
+      maxPoints: this.limits.maxPointsPerRequest,
+      maxKeyBytes: this.limits.maxKeyBytesPerRequest,
+      maxRecordBytes: this.limits.maxRecordBytesPerRequest,
+    });
+  }
+
+  /** REQUIRES: `points` passed a writeBudget() (so the WAL record stays within its bound). */
   private async write(points: PointWrite[]): Promise<{ seq: number; points: number }> {
-    if (points.length > this.limits.maxPointsPerRequest) {
-      throw new HttpError(413, `${points.length} points in one request; the limit is ${this.limits.maxPointsPerRequest}, split the batch`);
-    }
     const r = await this.db.putMany(points);
     this.pointsWritten.inc(undefined, r.points);
     return r;
@@ -326,14 +464,18 @@ export class HttpApi {
     const text = await this.readBody(req);
     const ctype = req.headers.get("content-type") ?? "";
     let items: unknown[];
+    /** For NDJSON, the line of each item, so errors name the line. */
+    let lineOf: number[] | null = null;
     if (ctype.includes("ndjson") || ctype.includes("jsonlines")) {
       items = [];
+      lineOf = [];
       let n = 0;
       for (const line of text.split("\n")) {
         n++;
         if (line.trim() === "") continue;
         try {
           items.push(JSON.parse(line));
+          lineOf.push(n);
         } catch {
           throw new HttpError(400, `NDJSON line ${n} is not valid JSON`);
         }
@@ -347,12 +489,23 @@ export class HttpApi {
       }
       items = Array.isArray(body) ? body : body && typeof body === "object" && Array.isArray((body as { points?: unknown }).points) ? (body as { points: unknown[] }).points : [body];
     }
+    const budget = this.writeBudget();
+    const unit = lineOf ? "line" : "point";
+    const whereOf = (i: number) => (lineOf ? `NDJSON line ${lineOf[i]}` : `point ${i}`);
     const points: PointWrite[] = items.map((it, i) => {
-      if (!it || typeof it !== "object") throw new HttpError(400, `point ${i} is not an object like {"key": "...", "value": 1.5, "ts": 1767225600000}`);
+      if (!it || typeof it !== "object") throw new HttpError(400, `${whereOf(i)} is not an object like {"key": "...", "value": 1.5, "ts": 1767225600000}`);
       const p = it as Record<string, unknown>;
-      if (typeof p.key !== "string") throw new HttpError(400, `point ${i}: "key" must be a string`);
-      if (typeof p.value !== "number" && typeof p.value !== "string") throw new HttpError(400, `point ${i}: "value" must be a number or a string`);
-      if (p.ts !== undefined && p.ts !== null && typeof p.ts !== "number") throw new HttpError(400, `point ${i}: "ts" must be milliseconds since the epoch`);
+      if (typeof p.key !== "string") throw new HttpError(400, `${whereOf(i)}: "key" must be a string`);
+      if (typeof p.value !== "number" && typeof p.value !== "string") throw new HttpError(400, `${whereOf(i)}: "value" must be a number or a string`);
+      // JSON.parse turns a number past ±1.8e308 (say 1e309) into Infinity, which JSON cannot
+      // give back: it would be read as null.
+      if (typeof p.value === "number" && !Number.isFinite(p.value)) {
+        throw new HttpError(400, `${whereOf(i)}: "value" is beyond the range of a float64 (±1.8e308); send a finite number, or the text as a string`);
+      }
+      if (p.ts !== undefined && p.ts !== null && (typeof p.ts !== "number" || !Number.isFinite(p.ts))) {
+        throw new HttpError(400, `${whereOf(i)}: "ts" must be milliseconds since the epoch`);
+      }
+      budget.add(p.key, p.value, unit, lineOf ? lineOf[i]! : i);
       return { key: p.key, value: p.value, ts: (p.ts ?? undefined) as number | undefined };
     });
     const r = await this.write(points);
@@ -454,13 +607,7 @@ export class HttpApi {
     this.checkWritable();
     const precision = parsePrecision(url.searchParams.get("precision"));
     const body = await this.readBody(req);
-    let points: PointWrite[];
-    try {
-      points = parseLineProtocol(body, precision, Date.now(), this.limits.maxPointsPerRequest, this.lineProtocolKeys);
-    } catch (e) {
-      if (e instanceof LineProtocolError && /more than \d+ points/.test(e.message)) throw new HttpError(413, e.message);
-      throw e;
-    }
+    const points = parseLineProtocol(body, precision, Date.now(), this.writeBudget(), this.lineProtocolKeys);
     if (points.length) await this.write(points);
     return new Response(null, { status: 204 });
   }

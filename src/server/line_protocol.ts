@@ -6,13 +6,21 @@
 //   key = <measurement>[.<field>][,<tag>=<value>...]   tags sorted by tag key
 // where the field part is left out for a field named `v` or `value`, so the line
 // `sensor.temp.line_7 v=23.4 1767225600000` writes the series `sensor.temp.line_7`.
+// Within each part (measurement, field, tag key, tag value) the characters `\`, `,` and `=`
+// are written with a backslash before them, so the tag structure of a key is never
+// ambiguous: `coll\,host=a v=1` (a measurement named "coll,host=a") writes `coll\,host\=a`
+// while `coll,host=a v=1` writes `coll,host=a`. Parts without those characters (the
+// common case) appear as sent. Dots are not escaped: a key is a dotted path by design.
 // Field values: floats and integers (`12i`, `12u`) become numbers, booleans become 1 or 0,
-// quoted strings become strings. Timestamps are converted to milliseconds from the request
-// precision (ns by default, as InfluxDB does); a line without one gets the node's clock.
+// quoted strings become strings. Integers must be within ±(2^53-1), which a float64 holds
+// exactly; unsigned integers must not be negative; a tag key may appear once per line.
+// Timestamps are converted to milliseconds from the request precision (ns by default, as
+// InfluxDB does); a line without one gets the node's clock.
 
 import { InvalidArgumentError } from "../errors.ts";
 import type { PointWrite } from "../engine/db.ts";
 import { checkKey } from "../engine/validate.ts";
+import { WriteBudget } from "./write_budget.ts";
 
 export type Precision = "ns" | "us" | "ms" | "s" | "m" | "h";
 
@@ -123,7 +131,18 @@ function parseFieldValue(raw: string, line: number, field: string): number | str
   if (last === 105 /* i */ || last === 117 /* u */) {
     const body = raw.slice(0, -1);
     if (!/^-?\d+$/.test(body)) throw new LineProtocolError(line, `field "${field}": bad integer "${raw}"`);
-    return Number(body);
+    if (last === 117 && body.charCodeAt(0) === 45 /* - */) {
+      throw new LineProtocolError(line, `field "${field}": unsigned integer "${raw}" is negative; write a signed integer (${body}i)`);
+    }
+    const n = Number(body);
+    // Beyond 2^53 a float64 rounds: 9223372036854775807i would be stored as ...808.
+    if (!Number.isSafeInteger(n)) {
+      throw new LineProtocolError(
+        line,
+        `field "${field}": integer "${raw}" is outside ±(2^53-1) = ±9007199254740991, the integers CityHall stores exactly (as float64); send it as a float to accept rounding, or as a quoted string`,
+      );
+    }
+    return n === 0 ? 0 : n; // -0i is the integer 0
   }
   switch (raw) {
     case "t":
@@ -141,23 +160,28 @@ function parseFieldValue(raw: string, line: number, field: string): number | str
   }
   const n = Number(raw);
   // Number() also accepts hex/binary/octal literals and "Infinity"; line protocol does not.
-  if (raw === "" || !Number.isFinite(n) || !isDecimalText(raw)) {
+  if (raw === "" || Number.isNaN(n) || !isDecimalText(raw)) {
     throw new LineProtocolError(line, `field "${field}": "${raw}" is not a number, boolean or quoted string`);
+  }
+  if (!Number.isFinite(n)) {
+    throw new LineProtocolError(line, `field "${field}": ${raw} is beyond the range of a float64 (±1.8e308); NaN and ±Infinity cannot be stored`);
   }
   return n;
 }
 
 /**
  * Parses a whole request body. Throws LineProtocolError naming the first bad line; nothing
- * of a request with a bad line is written (the caller rejects the request).
+ * of a request with a bad line is written (the caller rejects the request). `limit` is a
+ * point count or a WriteBudget; passing it throws RequestTooLargeError at the line that did.
  */
 export function parseLineProtocol(
   body: string,
   precision: Precision,
   nowMs: number,
-  maxPoints = Infinity,
+  limit: number | WriteBudget = Infinity,
   keys: KeyCache = new KeyCache(),
 ): PointWrite[] {
+  const budget = typeof limit === "number" ? WriteBudget.points(limit) : limit;
   const out: PointWrite[] = [];
   let lineNo = 0;
   let pos = 0;
@@ -174,8 +198,8 @@ export function parseLineProtocol(
     pos = end + 1;
     if (start >= lineEnd || body.charCodeAt(start) === HASH) continue;
     const lineText = body.slice(start, lineEnd);
-    if (!parseSimpleLine(lineText, lineNo, precision, nowMs, out, keys)) parseLine(lineText, lineNo, precision, nowMs, out);
-    if (out.length > maxPoints) throw new LineProtocolError(lineNo, `more than ${maxPoints} points in one request; split the batch`);
+    // The budget counts each point as it is made: one line can hold 100,000 fields.
+    if (!parseSimpleLine(lineText, lineNo, precision, nowMs, out, keys, budget)) parseLine(lineText, lineNo, precision, nowMs, out, budget);
   }
   return out;
 }
@@ -189,6 +213,10 @@ export class KeyCache {
   private readonly bySeries = new Map<string, Map<string, string>>();
   private entries = 0;
   constructor(private readonly maxEntries = 100_000) {}
+  /** Keys held now. */
+  get size(): number {
+    return this.entries;
+  }
   get(seriesPart: string, field: string, lineNo: number): string {
     let byField = this.bySeries.get(seriesPart);
     let key = byField?.get(field);
@@ -207,22 +235,36 @@ export class KeyCache {
   }
 }
 
-/** Key for a series part without escapes (`meas` or `meas,t1=a,t2=b`) and a field. */
-function buildKey(seriesPart: string, field: string, lineNo: number): string {
-  const parts = seriesPart.split(",");
-  const measurement = parts[0]!;
-  if (measurement === "") throw new LineProtocolError(lineNo, "missing measurement");
-  let tagPart = "";
-  if (parts.length > 1) {
-    const tags = parts.slice(1).map((t) => {
-      const eq = t.indexOf("=");
-      if (eq <= 0 || eq === t.length - 1 || t.indexOf("=", eq + 1) >= 0) throw new LineProtocolError(lineNo, "bad tag: expected key=value");
-      return [t.slice(0, eq), t.slice(eq + 1)] as [string, string];
-    });
-    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [k, v] of tags) tagPart += `,${k}=${v}`;
+/** True for the characters a key part escapes: backslash, comma, equals sign. */
+function needsEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === BACKSLASH || c === COMMA || c === EQUALS) return true;
   }
-  const key = field === "v" || field === "value" ? measurement + tagPart : `${measurement}.${field}${tagPart}`;
+  return false;
+}
+
+/** A measurement, field, tag key or tag value as it appears in a series key. */
+export function escapeKeyPart(s: string): string {
+  return needsEscape(s) ? s.replace(/[\\,=]/g, "\\$&") : s;
+}
+
+/** `,k1=v1,k2=v2` of tags (unescaped, as the line meant them): sorted, escaped, no key twice. */
+function tagPartOf(tags: [string, string][], lineNo: number): string {
+  let tagPart = "";
+  tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (let i = 0; i < tags.length; i++) {
+    const [k, v] = tags[i]!;
+    if (i > 0 && tags[i - 1]![0] === k) throw new LineProtocolError(lineNo, `duplicate tag "${k}"; a tag key may appear once per line`);
+    tagPart += `,${escapeKeyPart(k)}=${escapeKeyPart(v)}`;
+  }
+  return tagPart;
+}
+
+/** The series key of a measurement and field (unescaped) and a tag part (from tagPartOf). */
+function composeKey(measurement: string, field: string, tagPart: string, lineNo: number): string {
+  const m = escapeKeyPart(measurement);
+  const key = field === "v" || field === "value" ? m + tagPart : `${m}.${escapeKeyPart(field)}${tagPart}`;
   try {
     checkKey(key);
   } catch (e) {
@@ -231,11 +273,32 @@ function buildKey(seriesPart: string, field: string, lineNo: number): string {
   return key;
 }
 
+/** Key for a series part without escapes (`meas` or `meas,t1=a,t2=b`) and a field. */
+function buildKey(seriesPart: string, field: string, lineNo: number): string {
+  const parts = seriesPart.split(",");
+  const measurement = parts[0]!;
+  if (measurement === "") throw new LineProtocolError(lineNo, "missing measurement");
+  const tags = parts.slice(1).map((t) => {
+    const eq = t.indexOf("=");
+    if (eq <= 0 || eq === t.length - 1 || t.indexOf("=", eq + 1) >= 0) throw new LineProtocolError(lineNo, "bad tag: expected key=value");
+    return [t.slice(0, eq), t.slice(eq + 1)] as [string, string];
+  });
+  return composeKey(measurement, field, tagPartOf(tags, lineNo), lineNo);
+}
+
 /**
  * The common case: no backslash and no quote anywhere in the line. Returns false to hand
  * the line to the full parser.
  */
-function parseSimpleLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[], keys: KeyCache): boolean {
+function parseSimpleLine(
+  s: string,
+  lineNo: number,
+  precision: Precision,
+  nowMs: number,
+  out: PointWrite[],
+  keys: KeyCache,
+  budget: WriteBudget,
+): boolean {
   if (s.indexOf("\\") >= 0 || s.indexOf('"') >= 0) return false;
   const sp1 = s.indexOf(" ");
   if (sp1 <= 0) return false;
@@ -257,13 +320,16 @@ function parseSimpleLine(s: string, lineNo: number, precision: Precision, nowMs:
     const eq = s.indexOf("=", i);
     if (eq <= i || eq >= comma) throw new LineProtocolError(lineNo, "bad field: expected key=value");
     const field = s.slice(i, eq);
-    out.push({ key: keys.get(seriesPart, field, lineNo), ts, value: parseFieldValue(s.slice(eq + 1, comma), lineNo, field) });
+    const key = keys.get(seriesPart, field, lineNo);
+    const value = parseFieldValue(s.slice(eq + 1, comma), lineNo, field);
+    budget.add(key, value, "line", lineNo);
+    out.push({ key, ts, value });
     i = comma + 1;
   }
   return true;
 }
 
-function parseLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[]): void {
+function parseLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[], budget: WriteBudget): void {
   const end = s.length;
   const [measurement, afterM] = readToken(s, 0, end, measurementStop);
   if (measurement === "") throw new LineProtocolError(lineNo, "missing measurement");
@@ -320,18 +386,10 @@ function parseLine(s: string, lineNo: number, precision: Precision, nowMs: numbe
     const rest = s.slice(i).trimEnd();
     ts = toMs(rest, precision, lineNo);
   }
-  let tagPart = "";
-  if (tags.length) {
-    tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [k, v] of tags) tagPart += `,${k}=${v}`;
-  }
+  const tagPart = tagPartOf(tags, lineNo);
   for (const [field, value] of fields) {
-    const key = field === "v" || field === "value" ? measurement + tagPart : `${measurement}.${field}${tagPart}`;
-    try {
-      checkKey(key);
-    } catch (e) {
-      throw new LineProtocolError(lineNo, (e as Error).message.replace(/^cityhall\/db: /, ""));
-    }
+    const key = composeKey(measurement, field, tagPart, lineNo);
+    budget.add(key, value, "line", lineNo);
     out.push({ key, ts, value });
   }
 }
