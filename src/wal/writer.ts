@@ -219,17 +219,18 @@ export class WalWriter implements WalSink {
         this.unsyncedBytes += totalBytes;
       }
     } catch (e) {
+      let behind: Pending[] = [];
       if (!this.failure) {
         // Nothing of this batch is in the file and the writer goes on: drop what is queued
         // behind it too, in this same synchronous section, so no record numbered after the
         // failed ones is written (the owner then reuses their numbers).
-        const behind = this.pending;
+        behind = this.pending;
         this.pending = [];
         this.pendingBytes = 0;
         this.discardListener?.();
-        for (const p of behind) p.reject(e);
       }
       for (const p of batch) p.reject(e);
+      for (const p of behind) p.reject(e);
       return;
     }
     for (let i = 0; i < batch.length; i++) {

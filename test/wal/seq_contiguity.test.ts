@@ -13,6 +13,9 @@ import { decodeEntry } from "../../src/wal/batch.ts";
 import type { WalEntry } from "../../src/wal/batch.ts";
 import { SEGMENT_HEADER_BYTES, parseSegmentFileName } from "../../src/wal/format.ts";
 import { scanRecords } from "../../src/wal/record.ts";
+import { encodeDelete } from "../../src/wal/batch.ts";
+import { WalWriter } from "../../src/wal/writer.ts";
+import { mkdirpDurable } from "../../src/vfs/vfs.ts";
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -50,6 +53,11 @@ function opIdOf(e: WalEntry): number {
 
 type Outcome = { id: number; kind: "put" | "delete"; seq: number | null };
 
+// Long keys make records of a few hundred bytes, so the 4 KiB segments roll every dozen
+// records or so and many injected failures hit a roll, while later writes queue behind it.
+const KEY_TAIL = "/building-7/floor-3/room-12/sensor-temperature-humidity-co2".repeat(3);
+const seriesKey = (w: number) => `w${w}${KEY_TAIL}`;
+
 async function run(seed: number, sync: "always" | "interval:5" | "none") {
   const random = mulberry32(seed);
   const mem = new MemFs({ seed });
@@ -75,10 +83,10 @@ async function run(seed: number, sync: "always" | "interval:5" | "none") {
         outcomes.push(o);
         try {
           if (isDelete) {
-            o.seq = (await db.delete("del", id, id)).seq;
+            o.seq = (await db.delete(`del${KEY_TAIL}`, id, id)).seq;
           } else {
             const n = 1 + Math.floor(random() * 3);
-            const points = Array.from({ length: n }, (_, j) => ({ key: `w${w}`, ts: id * 10 + j, value: id }));
+            const points = Array.from({ length: n }, (_, j) => ({ key: seriesKey(w), ts: id * 10 + j, value: id }));
             o.seq = (await db.putMany(points)).seq;
           }
         } catch (e) {
@@ -112,8 +120,46 @@ function checkWal(entries: WalEntry[], outcomes: Outcome[]) {
 }
 
 describe("WAL sequence numbers stay contiguous across failed appends", () => {
+  test("writer: a batch that fails on its roll takes the records queued behind it along, and tells its owner first", async () => {
+    const fs = new MemFs({ seed: 7, maxSyncTurns: 3 });
+    mkdirpDurable(fs, "/db/wal");
+    const w = await WalWriter.create(fs, "/db/wal", 1, { segmentBytes: 4096, sync: { kind: "always" } });
+    const rec = (seq: number) => encodeDelete(seq, "k".repeat(1500), seq, seq).slice();
+    const settled: string[] = [];
+    let discards = 0;
+    w.onDiscard(() => {
+      discards++;
+      settled.push("discard");
+    });
+    const track = (seq: number, p: Promise<unknown>) =>
+      p.then(
+        () => settled.push(`ok ${seq}`),
+        () => settled.push(`rejected ${seq}`),
+      );
+    await track(1, w.append(rec(1), () => {}));
+    await track(2, w.append(rec(2), () => {}));
+    // Record 3 does not fit: the writer rolls first, and creating segment 2 fails (its header
+    // append). Record 4 arrives while the roll's fdatasync is in flight.
+    fs.failNext({ op: "append", errno: "ENOSPC", pathIncludes: ".wal" });
+    let p4: Promise<unknown> | undefined;
+    fs.onOp = (e) => {
+      if (e.kind === "datasync" && !p4) p4 = track(4, w.append(rec(4), () => {}));
+    };
+    const p3 = track(3, w.append(rec(3), () => {}));
+    await p3;
+    fs.onOp = undefined;
+    expect(p4).toBeDefined();
+    await p4;
+    expect(settled).toEqual(["ok 1", "ok 2", "discard", "rejected 3", "rejected 4"]);
+    expect(discards).toBe(1);
+    // The writer goes on: the owner reuses 3.
+    await track(3, w.append(rec(3), () => {}));
+    await w.close();
+    expect(readWal(fs, "/db/wal").map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
   for (const sync of ["always", "interval:5", "none"] as const) {
-    for (const seed of [1, 2, 3, 4]) {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
       test(`sync=${sync} seed=${seed}: concurrent writers, injected ENOSPC`, async () => {
         const { mem, db, outcomes, faults, opts } = await run(seed, sync);
         const rejected = outcomes.filter((o) => o.seq === null).length;
@@ -129,14 +175,14 @@ describe("WAL sequence numbers stay contiguous across failed appends", () => {
         const after = mem.crash();
         const db2 = await Db.open("/data", { ...opts, vfs: after });
         expect(db2.stats().lastSeq).toBe(n);
-        const more = await db2.putMany([{ key: "w0", ts: 1, value: -1 }]);
+        const more = await db2.putMany([{ key: seriesKey(0), ts: 1, value: -1 }]);
         expect(more.seq).toBe(n + 1);
         const seqs2 = readWal(after, "/data/wal").map((e) => e.seq);
         expect(seqs2).toEqual(Array.from({ length: n + 1 }, (_, i) => i + 1));
         // Every acknowledged put is readable, no rejected one is.
         const ackedPuts = new Set(outcomes.filter((o) => o.seq !== null && o.kind === "put").map((o) => o.id));
         const seen = new Set<number>();
-        for (let w = 0; w < 6; w++) for (const p of db2.range(`w${w}`)) if (p.value !== -1) seen.add(p.value as number);
+        for (let w = 0; w < 6; w++) for (const p of db2.range(seriesKey(w))) if (p.value !== -1) seen.add(p.value as number);
         expect([...seen].sort((a, b) => a - b)).toEqual([...ackedPuts].sort((a, b) => a - b));
         await db2.close();
         await db.close().catch(() => {});
