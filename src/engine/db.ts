@@ -178,7 +178,11 @@ export class Db {
    * `lastSeq` to `writtenSeq` before any other write can take a number.
    */
   private lastSeq: number;
-  /** Leader: the highest sequence number whose record reached the WAL file. */
+  /**
+   * Leader: the highest sequence number whose record reached the WAL file. Set in the apply
+   * callback, which in "always" mode runs after the fdatasync: no discard can fall between
+   * (the writer writes one batch at a time, and a failed fdatasync poisons it instead).
+   */
   private writtenSeq = 0;
   private readonly cache: BlockCache;
   private flushing: Promise<void> | null = null;
