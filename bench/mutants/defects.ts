@@ -96,6 +96,22 @@ export const MUTANTS: readonly Mutant[] = [
     tests: ["test/compaction/policy.test.ts", "test/engine/crash.test.ts", "test/engine/powercut.test.ts"],
   },
 
+  {
+    name: "wal-seq-not-rewound",
+    description: "a failed WAL append uses up its sequence number: later writes leave a gap that makes every replica take a snapshot",
+    file: "src/engine/db.ts",
+    search: "        this.wal.onDiscard(() => {\n          this.lastSeq = this.writtenSeq;\n        });\n",
+    replace: "",
+    tests: ["test/wal/seq_contiguity.test.ts"],
+  },
+  {
+    name: "wal-discard-keeps-queue",
+    description: "after a failed WAL batch the writer still writes the records queued behind it, numbered after the failed ones",
+    file: "src/wal/writer.ts",
+    search: "        behind = this.pending;\n        this.pending = [];\n        this.pendingBytes = 0;\n",
+    replace: "",
+    tests: ["test/wal/seq_contiguity.test.ts"],
+  },
   // ------------------------------------------------------------------ WAL replay
   {
     name: "wal-replay-off-by-one",

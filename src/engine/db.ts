@@ -170,7 +170,20 @@ export class Db {
   /** Serialises manifest replacements (flush and compaction both install new ones). */
   private manifestLock: Promise<void> = Promise.resolve();
   private readonly checkedKeys = new Set<string>();
+  /**
+   * Last sequence number handed out. WAL sequence numbers are contiguous: a number is reused
+   * only if no record carrying it reached the file (replicas take a gap for lost history and
+   * demand a snapshot). So on a leader every number above `writtenSeq` is in a record queued
+   * in the WalWriter, and when the writer drops its queue after a failed write it rewinds
+   * `lastSeq` to `writtenSeq` before any other write can take a number.
+   */
   private lastSeq: number;
+  /**
+   * Leader: the highest sequence number whose record reached the WAL file. Set in the apply
+   * callback, which in "always" mode runs after the fdatasync: no discard can fall between
+   * (the writer writes one batch at a time, and a failed fdatasync poisons it instead).
+   */
+  private writtenSeq = 0;
   private readonly cache: BlockCache;
   private flushing: Promise<void> | null = null;
   private flushError: Error | null = null;
@@ -286,6 +299,10 @@ export class Db {
     } else {
       try {
         this.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: this.opts.walSegmentBytes, sync: this.opts.sync });
+        this.writtenSeq = this.lastSeq;
+        this.wal.onDiscard(() => {
+          this.lastSeq = this.writtenSeq;
+        });
         this.segments.set(this.wal.segmentNo, { segmentNo: this.wal.segmentNo, maxSeq: 0, sizeBytes: this.wal.segmentSizeBytes });
       } catch (e) {
         const io = e instanceof IoError ? e : new IoError("wal", `cannot create WAL segment ${segmentFileName(lastSegment + 1)}`, e);
@@ -417,6 +434,7 @@ export class Db {
     const record = encodePutBatch(seq, groups);
     this.lastSeq = seq;
     await this.leaderWal().append(record, (pos) => {
+      this.writtenSeq = seq;
       const mem = this.active;
       for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
       mem.noteSeq(seq);
@@ -437,8 +455,11 @@ export class Db {
     if (fromTs > toTs) throw new InvalidArgumentError("db", `delete range is empty: from ${fromTs} > to ${toTs}`);
     await this.waitForRoom();
     this.checkOpen();
-    const seq = ++this.lastSeq;
-    await this.leaderWal().append(encodeDelete(seq, key, fromTs, toTs), (pos) => {
+    const seq = this.lastSeq + 1;
+    const record = encodeDelete(seq, key, fromTs, toTs);
+    this.lastSeq = seq;
+    await this.leaderWal().append(record, (pos) => {
+      this.writtenSeq = seq;
       this.active.deleteRange(key, fromTs, toTs);
       this.active.noteSeq(seq);
       this.noteSegment(pos, seq);

@@ -9,6 +9,11 @@
 //   followed by good ones; its callers get the error. A failed fdatasync poisons the
 //   writer: after EIO the kernel may have dropped the dirty pages, so no later write can be
 //   acknowledged truthfully (the "fsyncgate" lesson). Restarting replays what is on disk.
+// - A batch that fails without any of its bytes staying in the file (the write was cut back,
+//   or the roll before it failed) is rejected together with every record queued behind it,
+//   and the owner's discard listener runs in the same synchronous section: the records
+//   behind were numbered assuming the failed ones would land, so none of them may be written
+//   (the owner keeps the WAL's sequence numbers contiguous, see Db.putMany).
 
 import { ClosedError, IoError } from "../errors.ts";
 import { joinPath } from "../vfs/vfs.ts";
@@ -64,6 +69,7 @@ export class WalWriter implements WalSink {
   private intervalTimer: ReturnType<typeof setInterval> | null = null;
   private unsyncedBytes = 0;
   private readonly listeners = new Set<CommitListener>();
+  private discardListener: (() => void) | undefined;
   /**
    * End of what replication may ship from the active segment: the bytes acknowledged to
    * writers (synced in "always" mode). Bytes past it may still be cut off by a failure.
@@ -105,6 +111,16 @@ export class WalWriter implements WalSink {
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Sets the function called, synchronously and before any rejection is delivered, when
+   * queued records were dropped without reaching the file (see the invariants above). Not
+   * called once the writer is poisoned: then records may have reached the file, and nothing
+   * more is ever written.
+   */
+  onDiscard(listener: () => void): void {
+    this.discardListener = listener;
   }
 
   /** The error that poisoned the writer, if any. */
@@ -203,7 +219,18 @@ export class WalWriter implements WalSink {
         this.unsyncedBytes += totalBytes;
       }
     } catch (e) {
+      let behind: Pending[] = [];
+      if (!this.failure) {
+        // Nothing of this batch is in the file and the writer goes on: drop what is queued
+        // behind it too, in this same synchronous section, so no record numbered after the
+        // failed ones is written (the owner then reuses their numbers).
+        behind = this.pending;
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.discardListener?.();
+      }
       for (const p of batch) p.reject(e);
+      for (const p of behind) p.reject(e);
       return;
     }
     for (let i = 0; i < batch.length; i++) {
