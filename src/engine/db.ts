@@ -576,7 +576,7 @@ export class Db {
     let out: PendingTable | null = null;
     try {
       out = await this.newTable(fileNo);
-      for (const s of mergeTables(inputs, cutoff)) {
+      for await (const s of mergeTables(inputs, cutoff)) {
         if (this.closed) throw new ClosedError("db", "compaction abandoned: the database is closing");
         await out.builder.addSeries(s.key, s.ts, s.vals);
       }
