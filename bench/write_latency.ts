@@ -51,6 +51,9 @@ interface RunResult {
   lagMaxMs: number;
   flushes: number;
   compactions: number;
+  /** Set by the driver: lateness of the same timer in an idle process during the run. */
+  idleLagP99Ms?: number;
+  idleLagMaxMs?: number;
 }
 
 /** Lateness of a 1 ms timer, re-armed each time it fires. */
@@ -143,6 +146,18 @@ async function child(system: string, dir: string): Promise<RunResult> {
   };
 }
 
+// Control for machine noise: an idle process that only runs the same 1 ms timer, alongside
+// each measured run. Its lateness is what the shared machine alone costs any process.
+if (process.argv.includes("--noise")) {
+  const lag = lagMonitor();
+  process.on("SIGTERM", () => {
+    const late = lag.stop();
+    console.log(JSON.stringify({ lagP50Ms: percentile(late, 50), lagP99Ms: percentile(late, 99), lagMaxMs: Math.max(...late) }));
+    process.exit(0);
+  });
+  await new Promise(() => {});
+}
+
 const childAt = process.argv.indexOf("--child");
 if (childAt > 0) {
   const r = await child(process.argv[childAt + 1]!, process.argv[childAt + 2]!);
@@ -156,14 +171,20 @@ for (let run = 0; run < RUNS; run++) {
   for (const system of run % 2 ? ["sqlite", "cityhall"] : ["cityhall", "sqlite"]) {
     const dir = mkdtempSync(join(tmpdir(), `cityhall-latbench-${system}-`));
     try {
+      const noise = Bun.spawn([process.execPath, import.meta.path, "--noise"], { stdout: "pipe", stderr: "inherit" });
       const p = Bun.spawnSync([process.execPath, import.meta.path, "--child", system, dir, "--points", String(POINTS)], { stderr: "inherit" });
+      noise.kill("SIGTERM");
+      const idle = JSON.parse((await new Response(noise.stdout).text()).trim()) as { lagP99Ms: number; lagMaxMs: number };
       if (p.exitCode !== 0) throw new Error(`${system} run failed with exit code ${p.exitCode}`);
-      const r = JSON.parse(p.stdout.toString().trim().split("\n").pop()!) as RunResult;
+      // JSON has no NaN: a figure that does not apply (SQLite has no flushes) comes back null.
+      const r = JSON.parse(p.stdout.toString().trim().split("\n").pop()!, (_k, v) => (v === null ? NaN : v)) as RunResult;
+      r.idleLagP99Ms = idle.lagP99Ms;
+      r.idleLagMaxMs = idle.lagMaxMs;
       results[system]!.push(r);
       console.error(
         `run ${run + 1}/${RUNS} ${system}: write p50 ${r.writeP50Ms.toFixed(2)} p99 ${r.writeP99Ms.toFixed(2)} max ${r.writeMaxMs.toFixed(1)} ms over ${r.batches} batches` +
           ` (busy ${r.busyBatches}: p99 ${r.busyP99Ms.toFixed(2)} max ${r.busyMaxMs.toFixed(1)}), loop lag p99 ${r.lagP99Ms.toFixed(2)} max ${r.lagMaxMs.toFixed(1)} ms,` +
-          ` ${r.flushes} flushes, ${r.compactions} compactions, ${fmt(r.pointsPerSec)} points/s`,
+          ` ${r.flushes} flushes, ${r.compactions} compactions, ${fmt(r.pointsPerSec)} points/s; idle process lag p99 ${idle.lagP99Ms.toFixed(2)} max ${idle.lagMaxMs.toFixed(1)} ms`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -193,6 +214,7 @@ for (const [label, f, d] of rows) {
   lines.push(`| ${label} | ${fmt(c, d)} | ${fmt(s, d)} | ${fmt(ratio, 1)}x |`);
 }
 lines.push(
+  `| the same timer in an idle process during the run (machine noise), p99, max, ms | ${fmt(med("cityhall", "idleLagP99Ms"), 2)}, ${fmt(med("cityhall", "idleLagMaxMs"), 1)} | ${fmt(med("sqlite", "idleLagP99Ms"), 2)}, ${fmt(med("sqlite", "idleLagMaxMs"), 1)} | |`,
   `| CityHall batches overlapping a flush or compaction: count, p99, max (ms) | ${fmt(med("cityhall", "busyBatches"))}, ${fmt(med("cityhall", "busyP99Ms"), 2)}, ${fmt(med("cityhall", "busyMaxMs"), 1)} | | |`,
   `| flushes, compactions completed during the measured writes | ${fmt(med("cityhall", "flushes"))}, ${fmt(med("cityhall", "compactions"))} | | |`,
 );
