@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { factory, retail } from "./workload.ts";
+import { gateway, lineToLineProtocol } from "./workload_more.ts";
 
 const shared = join(import.meta.dir, "..", "..", "shared", "workloads", "sensors.ts");
 if (!existsSync(shared)) {
@@ -28,4 +29,11 @@ const cmp = (name: string, a: Iterable<unknown>, b: Iterable<unknown>) => {
 cmp("factory 100x10000", factory({ sensors: 100, seconds: 10_000 }), ref.factory({ sensors: 100, seconds: 10_000 }));
 cmp("factory 7x100 seed 3", factory({ sensors: 7, seconds: 100, seed: 3 }), ref.factory({ sensors: 7, seconds: 100, seed: 3 }));
 cmp("retail 10000", retail({}), ref.retail({}));
+const refGateway = (ref as unknown as Record<string, unknown>).gateway as typeof gateway | undefined;
+const refLp = (ref as unknown as Record<string, unknown>).lineToLineProtocol as typeof lineToLineProtocol | undefined;
+if (refGateway && refLp) {
+  const lp = (it: Iterable<Parameters<typeof lineToLineProtocol>[0]>, f: typeof lineToLineProtocol) => [...it].map(f);
+  cmp("gateway 10x360 (line protocol)", lp(gateway({}), lineToLineProtocol), lp(refGateway({}), refLp));
+  cmp("gateway 3x50 seed 4", lp(gateway({ hosts: 3, intervals: 50, seed: 4 }), lineToLineProtocol), lp(refGateway({ hosts: 3, intervals: 50, seed: 4 }), refLp));
+} else console.error("the shared workload has no gateway generator; gateway not compared");
 console.log(`identical: ${n} points compared`);

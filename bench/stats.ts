@@ -13,17 +13,27 @@ export function percentile(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-/** Samples RSS every `everyMs` until stopped; returns the peak in bytes. */
-export function rssSampler(everyMs = 5): { stop: () => number } {
+/**
+ * Peak RSS in bytes. Samples on a timer every `everyMs`, and whenever `sample()` is called:
+ * a loop that never yields to the event loop (bun:sqlite's synchronous transactions) never
+ * lets the timer run, so ingest loops call `sample()` after every batch.
+ */
+export function rssSampler(everyMs = 5): { sample: () => void; stop: () => number; samples: () => number } {
   let peak = process.memoryUsage.rss();
-  const t = setInterval(() => {
+  let n = 1;
+  const sample = () => {
     const r = process.memoryUsage.rss();
+    n++;
     if (r > peak) peak = r;
-  }, everyMs);
+  };
+  const t = setInterval(sample, everyMs);
   return {
+    sample,
+    samples: () => n,
     stop() {
       clearInterval(t);
-      return Math.max(peak, process.memoryUsage.rss());
+      sample();
+      return peak;
     },
   };
 }

@@ -2,11 +2,18 @@
 // Same rules as reads (engine/read_merge.ts): the newer table wins equal timestamps, a
 // newer table's tombstones remove older tables' points, retention drops old points.
 // Tombstones are carried into the output unless the merge includes the oldest table.
+//
+// The merge runs on the event loop, next to the write path and the servers: it decodes one
+// block at a time and hands the loop back (util/time_slice.ts) whenever a slice has run for
+// its budget, so no merge step stalls writes, replication or /health for longer than about
+// one slice plus one block decode. Slicing changes only when the work runs, never its order,
+// so the LSM rules above hold exactly as in a merge that never yields.
 
 import type { Value } from "../codec/columns.ts";
 import { compareKeys } from "../memtable/memtable.ts";
 import type { Tombstone } from "../memtable/memtable.ts";
 import type { TableReader } from "../sstable/table_reader.ts";
+import { DEFAULT_SLICE_MS, TimeSlicer } from "../util/time_slice.ts";
 
 export interface MergedSeries {
   key: string;
@@ -61,15 +68,24 @@ function overlay(aTs: number[], aVals: Value[], bTs: number[], bVals: Value[]): 
 }
 
 /**
- * Yields merged series in key order. `tables` oldest first.
- * REQUIRES: each table's chunks come in key order, a key's chunks adjacent and time-ordered.
+ * Yields merged series in key order. `tables` oldest first. Gives the event loop a turn
+ * whenever `sliceMs` of work has run since the last one.
+ * REQUIRES: each table's chunks come in key order, a key's chunks adjacent and time-ordered;
+ * the tables stay open (pinned) until the generator finishes.
  */
-export function* mergeTables(tables: readonly TableReader[], cutoffTs: number): Generator<MergedSeries> {
-  const cursors: Cursor[] = tables.map((t) => {
+export async function* mergeTables(
+  tables: readonly TableReader[],
+  cutoffTs: number,
+  sliceMs: number = DEFAULT_SLICE_MS,
+): AsyncGenerator<MergedSeries> {
+  const slicer = new TimeSlicer(sliceMs);
+  const cursors: Cursor[] = [];
+  for (const t of tables) {
     const c: Cursor = { it: t.chunks(), cur: null };
-    advance(c);
-    return c;
-  });
+    advance(c); // decodes the table's first block
+    cursors.push(c);
+    if (slicer.due()) await slicer.yield();
+  }
   for (;;) {
     let minKey: string | null = null;
     for (const c of cursors) {
@@ -82,12 +98,19 @@ export function* mergeTables(tables: readonly TableReader[], cutoffTs: number): 
       const c = cursors[i]!;
       // This table's tombstones hide what the older tables contributed so far.
       [ts, vals] = without(ts, vals, tables[i]!.tombstonesFor(minKey));
-      let tTs: number[] = [];
-      let tVals: Value[] = [];
+      // Appended point by point: concatenating chunk after chunk would copy a long series
+      // once per block. Fresh arrays: a decoded block may be shared with the block cache.
+      const tTs: number[] = [];
+      const tVals: Value[] = [];
       while (c.cur && c.cur.key === minKey) {
-        tTs = tTs.length ? tTs.concat(c.cur.ts) : c.cur.ts;
-        tVals = tVals.length ? tVals.concat(c.cur.vals) : c.cur.vals;
-        advance(c);
+        const cTs = c.cur.ts;
+        const cVals = c.cur.vals;
+        for (let k = 0; k < cTs.length; k++) {
+          tTs.push(cTs[k]!);
+          tVals.push(cVals[k]!);
+        }
+        advance(c); // may decode the next block
+        if (slicer.due()) await slicer.yield();
       }
       [ts, vals] = overlay(ts, vals, tTs, tVals);
     }
@@ -98,6 +121,7 @@ export function* mergeTables(tables: readonly TableReader[], cutoffTs: number): 
       vals = vals.slice(k);
     }
     if (ts.length > 0) yield { key: minKey, ts, vals };
+    if (slicer.due()) await slicer.yield();
   }
 }
 

@@ -739,7 +739,7 @@ export class Db {
     try {
       out = await this.newTable(fileNo);
       // Retention is applied here rather than in mergeTables so what it removes is counted.
-      for (const s of mergeTables(inputs, MIN_TS)) {
+      for await (const s of mergeTables(inputs, MIN_TS)) {
         if (this.closed) throw new ClosedError("db", "compaction abandoned: the database is closing");
         const keepFrom = lowerBound(s.ts, cutoff);
         expired += keepFrom;

@@ -44,9 +44,9 @@ async function tables(specs: TableSpec[]): Promise<TableReader[]> {
   return out;
 }
 
-function merged(ts: TableReader[], cutoffTs = -Infinity): Record<string, [number, Value][]> {
+async function merged(ts: TableReader[], cutoffTs = -Infinity): Promise<Record<string, [number, Value][]>> {
   const out: Record<string, [number, Value][]> = {};
-  for (const s of mergeTables(ts, cutoffTs)) out[s.key] = s.ts.map((t, i) => [t, s.vals[i]!]);
+  for await (const s of mergeTables(ts, cutoffTs)) out[s.key] = s.ts.map((t, i) => [t, s.vals[i]!]);
   return out;
 }
 
@@ -57,12 +57,12 @@ describe("compaction merge (over real SSTables, oldest first)", () => {
       { series: { k: [[2, "t1"], [3, "t1"]] } },
       { series: { k: [[3, "t2"], [5, "t2"]], j: [[1, "t2"]] } },
     ]);
-    expect(merged(ts)).toEqual({
+    expect(await merged(ts)).toEqual({
       j: [[1, "t2"]],
       k: [[1, "t0"], [2, "t1"], [3, "t2"], [4, "t0"], [5, "t2"]],
     });
     // And with two tables only (the common size-tiered merge of the two newest).
-    expect(merged(ts.slice(0, 2))).toEqual({ j: [[1, "t0"]], k: [[1, "t0"], [2, "t1"], [3, "t1"], [4, "t0"]] });
+    expect(await merged(ts.slice(0, 2))).toEqual({ j: [[1, "t0"]], k: [[1, "t0"], [2, "t1"], [3, "t1"], [4, "t0"]] });
   });
 
   test("a tombstone hides older tables' points, never its own table's newer writes or newer tables'", async () => {
@@ -74,7 +74,7 @@ describe("compaction merge (over real SSTables, oldest first)", () => {
     // k@5 of table 0 is hidden by table 2's tombstone; k@6 of table 0 by table 1's, while
     // table 2's k@6 is newer than it and stays. A table's own points were already cleared
     // of its tombstones when the delete ran, so k@7 of table 1 (written after) stays too.
-    expect(merged(ts)).toEqual({ k: [[1, 0], [6, 2], [7, 1], [9, 0]], other: [[5, 0]] });
+    expect(await merged(ts)).toEqual({ k: [[1, 0], [6, 2], [7, 1], [9, 0]], other: [[5, 0]] });
     // Tombstones go on into the output unless the merge includes the oldest table.
     const carried = carriedTombstones(ts.slice(1), false, -Infinity).map((t: Tombstone) => [t.key, t.fromTs, t.toTs]);
     expect(carried.sort()).toEqual([["k", 5, 5], ["k", 6, 7]]);
@@ -83,7 +83,7 @@ describe("compaction merge (over real SSTables, oldest first)", () => {
 
   test("retention drops points older than the cutoff from the merged output", async () => {
     const ts = await tables([{ series: { k: [[1, "a"], [10, "b"]] } }, { series: { k: [[2, "c"], [11, "d"]] } }]);
-    expect(merged(ts, 10)).toEqual({ k: [[10, "b"], [11, "d"]] });
+    expect(await merged(ts, 10)).toEqual({ k: [[10, "b"], [11, "d"]] });
   });
 });
 
