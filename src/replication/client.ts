@@ -192,7 +192,16 @@ export class ReplicationClient {
     this.snapshotFiles.clear();
     if (!this.state.state.startsWith("stopped")) this.state.state = "stopped: replica shut down";
     await this.save();
+    // save() logs and swallows its error (a running replica retries); at stop, say so.
+    if (this.dirty) {
+      this.stopFailures.push(
+        "the replica state file could not be saved (see the error above); the next start recounts from its WAL and may fetch some records again",
+      );
+    }
   }
+
+  /** What `stop()` could not save; empty after a clean stop. */
+  readonly stopFailures: string[] = [];
 
   private async run(): Promise<void> {
     while (!this.stopped) {

@@ -220,7 +220,15 @@ export class ReplicationServer {
     }
     this.pins.clear();
     await this.saveIfDirty(true);
+    if (this.dirty) {
+      this.stopFailures.push(
+        "the replicas' positions could not be saved (see the error above); after a restart they resume from the last saved positions and may be sent some records again",
+      );
+    }
   }
+
+  /** What `stop()` could not save; empty after a clean stop. */
+  readonly stopFailures: string[] = [];
 
   /**
    * The DATA frame for WAL bytes starting at (segment, offset), built once and shared by

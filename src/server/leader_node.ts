@@ -99,7 +99,7 @@ export class LeaderNode {
       o.logger,
     );
     // A leader without a writable WAL (full disk) has nothing to ship: it serves reads only.
-    await startParts(db, http, readOnly ? { start: async () => {}, stop: () => replication.stop() } : replication);
+    await startParts(db, http, readOnly ? { start: async () => {}, stop: () => replication.stop(), stopFailures: replication.stopFailures } : replication);
     return new LeaderNode(db, http, replication, o.logger);
   }
 

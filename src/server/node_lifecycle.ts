@@ -9,6 +9,8 @@ import type { HttpApi } from "./http_api.ts";
 interface Replication {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** What `stop()` could not save (reported instead of "stopped cleanly"). */
+  readonly stopFailures: readonly string[];
 }
 
 export function isLoopback(host: string): boolean {
@@ -43,7 +45,7 @@ export async function stopParts(db: Db, http: HttpApi, replication: Replication,
   await replication.stop();
   await http.stop(false);
   await db.close();
-  const problems = db.closeFailures;
+  const problems = [...replication.stopFailures, ...db.closeFailures];
   if (problems.length) {
     // Say what happened, never "all data is on disk" after a failed save.
     throw new Error(`${role} stopped, but not cleanly: ${problems.join("; ")}`);

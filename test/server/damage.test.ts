@@ -172,7 +172,7 @@ describe("stopping", () => {
     const lines: string[] = [];
     const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
     const http = new HttpApi(db, { host: "127.0.0.1", port: 0, role: "leader", dataDir: "/db" }, new Registry(), log);
-    const replication = { start: async () => {}, stop: async () => {} };
+    const replication = { start: async () => {}, stop: async () => {}, stopFailures: [] };
     await expect(stopParts(db, http, replication, log, "leader")).rejects.toThrow(
       /leader stopped, but not cleanly: the memtable could not be written to an SSTable \(.*disk is full.*\); its acknowledged writes stay in the write-ahead log/,
     );
