@@ -257,7 +257,21 @@ export class WalWriter implements WalSink {
   }
 
   private async roll(): Promise<void> {
-    if (this.options.sync.kind !== "none") await this.file.datasync();
+    if (this.options.sync.kind !== "none") {
+      try {
+        await this.file.datasync();
+      } catch (e) {
+        // The same rule as any failed fdatasync: after EIO the kernel may have dropped this
+        // segment's dirty pages (in interval mode, acknowledged writes) and a later sync
+        // would "succeed" without them. Refuse further writes; a restart replays the disk.
+        this.failure = new IoError(
+          "wal",
+          `fdatasync of ${segmentFileName(this.segmentNoValue)} before starting the next segment failed; refusing further writes, restart the node to recover from the log`,
+          e,
+        );
+        throw this.failure;
+      }
+    }
     // Create the next segment before letting go of this one, so a failure leaves a usable file.
     const next = await createSegment(this.vfs, this.dir, this.segmentNoValue + 1);
     this.file.close();

@@ -57,6 +57,18 @@ describe("WAL writer", () => {
     await expect(w.append(encodeDelete(2, "k", 0, 1).slice(), () => {})).rejects.toThrow(/restart the node/);
   });
 
+  test("EIO on the fdatasync before a segment roll poisons the writer too (interval mode)", async () => {
+    const fs = new MemFs();
+    mkdirpDurable(fs, "/db/wal");
+    const w = await WalWriter.create(fs, "/db/wal", 1, { segmentBytes: 64, sync: { kind: "interval", intervalMs: 60_000 } });
+    await w.append(encodeDelete(1, "k", 0, 1).slice(), () => {}); // acknowledged, not yet synced
+    fs.failNext({ op: "datasync", errno: "EIO" });
+    // The next record does not fit: the roll syncs the segment first, and that fails.
+    await expect(w.append(encodeDelete(2, "a-longer-key-that-fills-the-segment", 0, 1).slice(), () => {})).rejects.toThrow(/EIO/);
+    await expect(w.append(encodeDelete(3, "k", 0, 1).slice(), () => {})).rejects.toThrow(/restart the node/);
+    await w.close();
+  });
+
   test("recovery truncates a torn tail and reports the dropped bytes", async () => {
     const { fs, w } = await setup();
     for (let i = 1; i <= 3; i++) await w.append(encodeDelete(i, "k", 0, 1).slice(), () => {});
