@@ -8,7 +8,8 @@
 // - The defect must be realistic: a mistake a maintainer could make in a plausible edit,
 //   not a syntax error. The file must still load.
 // - `tests` lists the test files that should kill it, cheapest first (the runner stops at the
-//   first one that fails unless told to run them all).
+//   first one that fails unless told to run them all). An entry "<file> -t <pattern>" runs only
+//   the tests of that file whose names match (`bun test -t`): a cheap kill in a slow file.
 
 export interface Mutant {
   /** Short, stable name (used by --only). */
@@ -20,7 +21,10 @@ export interface Mutant {
   /** Text that must occur exactly once in `file`. */
   search: string;
   replace: string;
-  /** Test files (relative to the root) expected to fail on this defect, cheapest first. */
+  /**
+   * Test files (relative to the root) expected to fail on this defect, cheapest first; "<file>
+   * -t <pattern>" runs only the tests of the file whose names match the pattern.
+   */
   tests: string[];
 }
 
@@ -462,7 +466,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/format.ts",
     search: "export const PREAUTH_MAX_FRAME_PAYLOAD_BYTES = 16 * 1024;",
     replace: "export const PREAUTH_MAX_FRAME_PAYLOAD_BYTES = 72 * 1024 * 1024;",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t huge frames from unauthenticated peers", "test/replication/adversarial.test.ts"],
   },
   {
     name: "no-cap-unauthenticated-connections",
@@ -470,7 +474,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/format.ts",
     search: "export const MAX_UNAUTHENTICATED_CONNECTIONS = 16;",
     replace: "export const MAX_UNAUTHENTICATED_CONNECTIONS = 1_000_000;",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t connections beyond 16 in the handshake", "test/replication/adversarial.test.ts"],
   },
   {
     name: "no-handshake-deadline",
@@ -478,7 +482,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/format.ts",
     search: "export const HANDSHAKE_DEADLINE_MS = 5_000;",
     replace: "export const HANDSHAKE_DEADLINE_MS = 600_000;",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t connections beyond 16 in the handshake", "test/replication/adversarial.test.ts"],
   },
 
   // ------------------------------------------------------------------ replication: continuity
@@ -488,7 +492,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/server.ts",
     search: "else if (!this.onRecordBoundary(p)) {",
     replace: "else if (false && !this.onRecordBoundary(p)) {",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t not a record boundary gets a snapshot", "test/replication/adversarial.test.ts"],
   },
   {
     name: "boundary-check-accepts-inside-record",
@@ -512,7 +516,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/client.ts",
     search: "    let last = this.db.dataSequence;\n    for (const rec of scan.records) {",
     replace: "    let last = this.db.dataSequence;\n    for (const rec of scan.records.slice(0, 0)) {",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t finds a sequence gap in its leader", "test/replication/adversarial.test.ts"],
   },
   {
     name: "leader-ships-damaged-records",
@@ -520,7 +524,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/server.ts",
     search: "          if (scan.problem) {",
     replace: "          if (scan.problem && false) {",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t fails its checksum after WELCOME", "test/replication/adversarial.test.ts"],
   },
   {
     name: "snapshot-without-flush",
@@ -528,7 +532,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/server.ts",
     search: "        await srv.db.flush();",
     replace: "        void 0;",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t genuine gap in the leader", "test/replication/adversarial.test.ts"],
   },
   {
     name: "leader-drops-series-of-batch",
@@ -546,7 +550,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/client.ts",
     search: "            welcomedAtMs = Date.now();\n",
     replace: "            welcomedAtMs = Date.now();\n            this.attempt = 0;\n",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t fails its checksum after WELCOME", "test/replication/adversarial.test.ts"],
   },
   {
     name: "backoff-progress-always",
@@ -562,7 +566,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/server.ts",
     search: "    const other = srv.liveSessionOf(h.replicaId, this);",
     replace: "    const other = undefined as Session | undefined;",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t two replicas sharing a NODE_ID", "test/replication/adversarial.test.ts"],
   },
   {
     name: "lag-from-last-state-save",
@@ -586,7 +590,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/client.ts",
     search: "      if (!this.state.snapshot) this.countUnsavedRecords(this.state.position, walPos);",
     replace: "",
-    tests: ["test/replication/integration.test.ts"],
+    tests: ["test/replication/integration.test.ts -t SIGKILLed mid-catch-up", "test/replication/integration.test.ts"],
   },
   {
     name: "replica-misses-http-peer",
@@ -594,7 +598,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/replication/client.ts",
     search: "  if (chunk.length < sig.length) return false;",
     replace: "  if (chunk.length >= 0) return false;",
-    tests: ["test/replication/adversarial.test.ts"],
+    tests: ["test/replication/adversarial.test.ts -t pointed at the leader's HTTP port", "test/replication/adversarial.test.ts"],
   },
 
   // ------------------------------------------------------------------ input: values, keys, budgets
@@ -612,7 +616,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/http_api.ts",
     search: "      if (typeof p.value === \"number\" && !Number.isFinite(p.value)) {",
     replace: "      if (false) {",
-    tests: ["test/server/limits.test.ts", "test/engine/validate.test.ts"],
+    tests: ["test/server/limits.test.ts -t 400 naming the point, on JSON", "test/server/limits.test.ts", "test/engine/validate.test.ts"],
   },
   {
     name: "key-control-chars-accepted",
@@ -628,7 +632,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/write_budget.ts",
     search: "    if (this.recordBytes > l.maxRecordBytes) {",
     replace: "    if (false) {",
-    tests: ["test/server/write_budget.test.ts", "test/server/limits.test.ts"],
+    tests: ["test/server/limits.test.ts -t a JSON body past the WAL record bound", "test/server/write_budget.test.ts", "test/server/limits.test.ts"],
   },
   {
     name: "write-budget-json-path-off",
@@ -636,7 +640,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/http_api.ts",
     search: "      budget.add(p.key, p.value, unit, lineOf ? lineOf[i]! : i);",
     replace: "",
-    tests: ["test/server/write_budget.test.ts", "test/server/limits.test.ts"],
+    tests: ["test/server/limits.test.ts -t a JSON body past the WAL record bound", "test/server/write_budget.test.ts", "test/server/limits.test.ts"],
   },
   {
     name: "write-budget-ts-underestimated",
@@ -660,7 +664,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/engine/db.ts",
     search: "    const seq = this.lastSeq + 1;\n    const record = encodePutBatch(seq, groups);\n    this.lastSeq = seq;",
     replace: "    const seq = ++this.lastSeq;\n    const record = encodePutBatch(seq, groups);",
-    tests: ["test/server/limits.test.ts", "test/server/write_budget.test.ts", "test/engine/validate.test.ts"],
+    tests: ["test/engine/validate.test.ts -t a batch too large for one WAL record", "test/server/limits.test.ts", "test/server/write_budget.test.ts"],
   },
   {
     name: "inflight-never-released",
@@ -676,7 +680,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/http_api.ts",
     search: "      parts = gunzipBounded(chunks, maxBody, (n) => {\n        if (!account.reserve(n)) throw this.inflightFull();\n      });",
     replace: "      parts = gunzipBounded(chunks, maxBody, () => {});",
-    tests: ["test/server/limits.test.ts"],
+    tests: ["test/server/limits.test.ts -t gzip output and decoded text count", "test/server/limits.test.ts"],
   },
   {
     name: "inflight-text-uncounted",
@@ -684,7 +688,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/http_api.ts",
     search: "    if (!account.reserve(textBytes)) throw this.inflightFull();",
     replace: "",
-    tests: ["test/server/limits.test.ts"],
+    tests: ["test/server/limits.test.ts -t gzip output and decoded text count", "test/server/limits.test.ts"],
   },
   {
     name: "health-behind-request-limit",
@@ -692,7 +696,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/http_api.ts",
     search: "    if (isProbe(url.pathname)) {",
     replace: "    if (false) {",
-    tests: ["test/server/limits.test.ts"],
+    tests: ["test/server/limits.test.ts -t /health and /ping answer while", "test/server/limits.test.ts"],
   },
 
   // ------------------------------------------------------------------ input: line protocol
