@@ -699,6 +699,23 @@ export const MUTANTS: readonly Mutant[] = [
     tests: ["test/server/limits.test.ts -t /health and /ping answer while", "test/server/limits.test.ts"],
   },
 
+  {
+    name: "cli-put-accepts-non-finite",
+    description: "`client put k 1e309` sends Infinity (JSON null) instead of refusing it with one clear line",
+    file: "src/cli/format.ts",
+    search: "    if (!Number.isFinite(n)) {\n      throw new UsageError(`value ${t} is beyond the range of a float64",
+    replace: "    if (false) {\n      throw new UsageError(`value ${t} is beyond the range of a float64",
+    tests: ["test/server/limits.test.ts -t refuses 1e309, NaN and Infinity with one clear line", "test/server/limits.test.ts"],
+  },
+  {
+    name: "token-file-ignored",
+    description: "--token-file is read but not used: the node runs without the token it was given",
+    file: "src/cli/secrets.ts",
+    search: "  if (file) {\n    let text: string;",
+    replace: "  if (false) {\n    let text: string;",
+    tests: ["test/server/limits.test.ts -t token-file and CITYHALL_TOKEN keep the token off", "test/server/limits.test.ts"],
+  },
+
   // ------------------------------------------------------------------ input: line protocol
   {
     name: "lp-keys-not-escaped",
@@ -730,6 +747,14 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/server/line_protocol.ts",
     search: "    if (i > 0 && tags[i - 1]![0] === k) throw",
     replace: "    if (false) throw",
+    tests: ["test/server/line_protocol.test.ts"],
+  },
+  {
+    name: "lp-accepts-non-finite",
+    description: "line protocol `v=1e309` is passed on as Infinity instead of refused with the line and field",
+    file: "src/server/line_protocol.ts",
+    search: "  if (!Number.isFinite(n)) {\n    throw new LineProtocolError(line, `field \"${field}\": ${raw} is beyond the range",
+    replace: "  if (false) {\n    throw new LineProtocolError(line, `field \"${field}\": ${raw} is beyond the range",
     tests: ["test/server/line_protocol.test.ts"],
   },
 ];
