@@ -125,7 +125,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/codec/bytes.ts",
     search: "    } else {\n      while (v >= 0x80) {\n        b[p++] = (v % 128) | 0x80;",
     replace: "    } else {\n      this.ensure(9);\n      while (v >= 0x80) {\n        b[p++] = (v % 128) | 0x80;",
-    tests: ["test/codec/uvarint_growth.test.ts", "test/codec/columns.test.ts"],
+    tests: ["test/codec/uvarint_growth.test.ts", "test/codec/columns.test.ts", "test/codec/properties.test.ts"],
   },
 
   // ------------------------------------------------------------------ LSM order
@@ -317,6 +317,34 @@ export const MUTANTS: readonly Mutant[] = [
     tests: ["test/codec/properties.test.ts", "test/manifest/format.test.ts", "test/sstable/properties.test.ts"],
   },
 
+  // ------------------------------------------------------------------ the power-cut simulation (src/vfs/mem_fs.ts)
+  // Not product defects, but each would blind the power-cut and model tests to the
+  // durability mutants above (the issue: "40 of 40 cuts landed mid-flush").
+  {
+    name: "memfs-sync-same-turn",
+    description: "MemFs.datasync completes in the same turn, so no cut can fall between an append and its sync",
+    file: "src/vfs/mem_fs.ts",
+    search: "    const turns = this.fs.syncTurns();",
+    replace: "    const turns = 0;",
+    tests: ["test/vfs/mem_fs.test.ts"],
+  },
+  {
+    name: "memfs-rename-durable-at-once",
+    description: "MemFs makes a rename survive a power cut without a sync of its directory",
+    file: "src/vfs/mem_fs.ts",
+    search: "    this.entries.set(toPath, ino);\n    this.emit(\"rename\", fromPath);",
+    replace: "    this.entries.set(toPath, ino);\n    this.durableEntries.delete(fromPath);\n    this.durableEntries.set(toPath, ino);\n    this.emit(\"rename\", fromPath);",
+    tests: ["test/vfs/mem_fs.test.ts"],
+  },
+  {
+    name: "memfs-mkdir-durable-at-once",
+    description: "MemFs makes a new directory survive a power cut without a sync of its parent",
+    file: "src/vfs/mem_fs.ts",
+    search: "      this.dirs.add(d);\n      d = dirname(d);",
+    replace: "      this.dirs.add(d);\n      this.durableDirs.add(d);\n      d = dirname(d);",
+    tests: ["test/vfs/mem_fs.test.ts"],
+  },
+
   // ------------------------------------------------------------------ WAL: torn tail vs corruption, salvage
   {
     name: "recovery-drops-last-record",
@@ -348,6 +376,14 @@ export const MUTANTS: readonly Mutant[] = [
     file: "src/wal/recovery.ts",
     search: "const torn = isNewest && !g.followedByValid;",
     replace: "const torn = false;",
+    tests: ["test/wal/recovery.test.ts", "test/engine/powercut.test.ts"],
+  },
+  {
+    name: "torn-tail-unreported",
+    description: "a torn tail is cut silently: no report, no log line",
+    file: "src/wal/recovery.ts",
+    search: "      noteDamage({ file: name, offsetBytes: g.offsetBytes,",
+    replace: "      if (!torn) noteDamage({ file: name, offsetBytes: g.offsetBytes,",
     tests: ["test/wal/recovery.test.ts", "test/engine/powercut.test.ts"],
   },
   {
