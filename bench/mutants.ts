@@ -6,7 +6,7 @@
 // For each mutant of bench/mutants/defects.ts: copy the tree (everything but .git, with a
 // symlink to node_modules) to a fresh temporary directory, apply the one text replacement,
 // and run the test files the mutant names (`bun test <file> --timeout 60000`, one file at a
-// time, stopping at the first failure unless --all-files; --full then runs the whole suite
+// time; an entry "<file> -t <pattern>" runs only the tests whose names match, with `-t`, stopping at the first failure unless --all-files; --full then runs the whole suite
 // if no listed file failed). A test failure (or a load error) KILLS the mutant; all passing
 // means it SURVIVED; a search text that does not occur exactly once is NOT APPLICABLE (the
 // source moved on: update the entry). A mutant whose tests run past --timeout-s is reported
@@ -157,12 +157,24 @@ function firstFailure(output: string): string {
   return "failed (see log)";
 }
 
+/**
+ * A test entry: "<file>", or "<file> -t <pattern>" to run only the tests of the file whose
+ * names match (a cheap kill in a slow file; the baseline runs the same entry unmodified, so a
+ * pattern that matches nothing is caught there).
+ */
+function splitTestSpec(spec: string): { path: string; pattern: string | null } {
+  const i = spec.indexOf(" -t ");
+  return i < 0 ? { path: spec, pattern: null } : { path: spec.slice(0, i), pattern: spec.slice(i + 4) };
+}
+
 /** Runs `bun test <file>` in `tree` until it ends or `deadlineMs` (epoch) passes. */
 function runTestFile(tree: string, file: string, deadlineMs: number, logPath: string, env: Record<string, string>): Promise<FileRun> {
   const started = performance.now();
   return new Promise((done) => {
     const fd = openSync(logPath, "a");
-    const args = ["test", ...(file ? [file] : []), "--timeout", String(BUN_TEST_TIMEOUT_MS)]; // "" = the whole suite
+    const { path, pattern } = splitTestSpec(file);
+    // "" = the whole suite
+    const args = ["test", ...(path ? [path] : []), ...(pattern ? ["-t", pattern] : []), "--timeout", String(BUN_TEST_TIMEOUT_MS)];
     const child = spawn(process.execPath, args, {
       cwd: tree,
       detached: true, // its own process group, so a timeout kills daemons it started too
@@ -222,7 +234,7 @@ async function runMutant(m: Mutant, flags: Flags, files: string[]): Promise<Resu
   const logPath = join(copy.tmp, "tests.log");
   const finish = (status: Status, by: string, detail: string, killerFiles: string[] = []): Result => {
     if (!flags.keep) rmSync(copy.tmp, { recursive: true, force: true });
-    const missingTests = m.tests.filter((t) => !existsSync(join(ROOT, t)));
+    const missingTests = m.tests.filter((t) => !existsSync(join(ROOT, splitTestSpec(t).path)));
     return { mutant: m, status, by, killerFiles, detail, missingTests, seconds: (performance.now() - started) / 1000, logPath };
   };
   const problem = applyMutant(copy.tree, m);
@@ -268,7 +280,7 @@ async function pool<T, R>(items: T[], jobs: number, work: (item: T) => Promise<R
 }
 
 function existingTests(m: Mutant): string[] {
-  return m.tests.filter((t) => existsSync(join(ROOT, t)));
+  return m.tests.filter((t) => existsSync(join(ROOT, splitTestSpec(t).path)));
 }
 
 /** Test files that failed once in the baseline and passed on a second try. */
@@ -288,7 +300,7 @@ async function baseline(files: string[], flags: Flags): Promise<Set<string>> {
     files,
     flags.jobs,
     async (file) => {
-      const logPath = join(copy.tmp, `${file.replaceAll("/", "_") || "whole_suite"}.log`);
+      const logPath = join(copy.tmp, `${file.replace(/[^\w.-]+/g, "_") || "whole_suite"}.log`);
       let r: FileRun | null = null;
       for (let attempt = 1; attempt <= 2 && r?.outcome !== "pass"; attempt++) {
         if (r) log(`baseline ${file} failed (${r.detail}); trying it once more`);

@@ -180,6 +180,12 @@ describe("request limits", () => {
     const r = await fetch(`${url}/v1/write`, { method: "POST", headers: { "content-encoding": "gzip" }, body: gz });
     expect(r.status).toBe(503);
     expect(((await r.json()) as { error: string }).error).toMatch(/--max-inflight-bytes/);
+    // The gunzipped bytes count as they are made, then their text: 10 MiB of output needs
+    // 20 MiB of the 16 (with only the text counted, it would fit).
+    const tenMiB = Bun.gzipSync(new TextEncoder().encode(JSON.stringify([{ key: "g", ts: 1767225600000, value: 1 }]) + " ".repeat(10 * MiB)));
+    const both = await fetch(`${url}/v1/write`, { method: "POST", headers: { "content-encoding": "gzip" }, body: tenMiB });
+    expect(both.status).toBe(503);
+    expect(((await both.json()) as { error: string }).error).toMatch(/--max-inflight-bytes/);
     // The decoded text counts as well as the bytes: a chunked (undeclared) body of 10 MiB
     // needs 20 MiB of the 16.
     const chunked = (bytes: number) =>
