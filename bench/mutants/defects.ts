@@ -809,4 +809,28 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "  if (false) {\n    throw new LineProtocolError(line, `field \"${field}\": ${raw} is beyond the range",
     tests: ["test/server/line_protocol.test.ts"],
   },
+  {
+    name: "wal-roll-sync-failure-ignored",
+    description: "a failed fdatasync before a WAL segment roll is rethrown without poisoning the writer, so later writes are acknowledged",
+    file: "src/wal/writer.ts",
+    search: "        throw this.failure;\n      }\n    }\n    // Create the next segment",
+    replace: "        this.failure = null;\n        throw e;\n      }\n    }\n    // Create the next segment",
+    tests: ["test/wal/writer.test.ts"],
+  },
+  {
+    name: "replica-stop-hides-failed-save",
+    description: "a replica whose state file could not be saved at stop says it stopped cleanly",
+    file: "src/replication/client.ts",
+    search: "    if (this.dirty) {\n      this.stopFailures.push(",
+    replace: "    if (false) {\n      this.stopFailures.push(",
+    tests: ["test/replication/stop_report.test.ts"],
+  },
+  {
+    name: "leader-stop-hides-failed-save",
+    description: "a leader whose replica positions could not be saved at stop says it stopped cleanly",
+    file: "src/replication/server.ts",
+    search: "    if (this.dirty) {\n      this.stopFailures.push(",
+    replace: "    if (false) {\n      this.stopFailures.push(",
+    tests: ["test/replication/stop_report.test.ts"],
+  },
 ];
