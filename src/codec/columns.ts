@@ -137,8 +137,12 @@ function tryEncodeDecimal(w: ByteWriter, vals: ArrayLike<Value>, start: number, 
   for (let i = start; i < end; i++) {
     const v = vals[i] as number;
     const s = Math.round(v * p);
-    if (s / p !== v) {
-      w.lengthBytes = mark; // a value that only round-trips at a smaller scale: give up
+    // `decimalDigits` checked each value at the scale in force when it was seen; a later
+    // value may have raised the scale, so check again: exact, and |s| <= 2^50 so every
+    // delta stays within the svarint range (2^50 then 0.5 once made a delta of ~2^53.3
+    // that encoded and never decoded).
+    if (s / p !== v || Math.abs(s) > MAX_ABS_SCALED) {
+      w.lengthBytes = mark; // give up: float64 holds every value
       return false;
     }
     w.svarint(s - prev);
