@@ -1,18 +1,21 @@
 // Round trip at scale, through the daemon: about 4,000,000 points (1,000,000 of each
 // workload of bench/workload.ts, at real epoch-ms timestamps from 2026-01-01) are written
 // over HTTP to a real leader process, in batches of about 5,000, through every write path
-// (InfluxDB line protocol v1 and v2, a JSON array, NDJSON). Then: SIGTERM and restart;
-// stop, flush and fully compact the data directory with the engine (the daemon has no
-// trigger for either), restart, and compare every point; a replica that followed the whole
-// time (its tables are its own daemon's flushes, not compacted here) must hold every point
-// too. Two full read-backs of 4M points, to fit CI's time budget. "Compare" means: `/v1/keys` lists exactly the expected series, and
-// `/v1/range` of each gives exactly the expected (ts, value) sequence, numbers bit for bit
-// (Object.is: no rounding, no -0/0 confusion) and strings byte for byte.
+// (InfluxDB line protocol v1 and v2, a JSON array, NDJSON). Then: SIGTERM and restart,
+// compare every point (read from the tables the daemon's own flushes and compactions
+// made); stop, flush and fully compact the data directory with the engine (the daemon has
+// no trigger for either), restart, compare every point again; a replica that followed the
+// whole time must hold every point too. "Compare" means: `/v1/keys` lists exactly the
+// expected series, and `/v1/range` of each gives exactly the expected (ts, value)
+// sequence, numbers bit for bit (Object.is) and strings byte for byte.
 //
-// Why this size: the defect this file exists for (issue 8: ByteWriter.uvarint writing into
-// a buffer it had just outgrown, so millisecond timestamps read back as 0 with a matching
-// CRC) only shows when a buffer grows at the wrong moment, which small tests rarely hit.
-// Millions of points through the WAL, SSTable blocks and replication frames hit it.
+// Why this size and shape: the defect this file exists for (issue 8: ByteWriter.uvarint
+// writing into a buffer it had just outgrown, so a millisecond timestamp read back as 0
+// under a matching CRC) shows only when a buffer grows at one exact byte, here an SSTable's
+// keys block taking a series' first or last timestamp. Millions of points in 1,480 series
+// make the daemons' flushes hit it (15 hits in the leader and replica in one run with the
+// defect put back). A full compaction rewrites keys blocks from the data blocks and so
+// hides the damage: that is why every point is compared before compaction too.
 import { afterAll, describe, expect, test } from "bun:test";
 import { startNode } from "../daemon_helpers.ts";
 import type { RunningNode } from "../daemon_helpers.ts";
@@ -78,7 +81,10 @@ function* factoryBatches(): Generator<Batch> {
 
 function* preciseBatches(): Generator<Batch> {
   let points: Point[] = [];
-  for (const p of precise({ series: 100, seconds: POINTS_PER_WORKLOAD / 100, start: EPOCH_MS })) {
+  // 1,000 series: each SSTable's keys block then grows several times while it takes each
+  // series' first and last timestamps (6-byte varints), which is where the uvarint defect
+  // struck; fewer series (as in the other workloads) happen never to hit it.
+  for (const p of precise({ series: 1000, seconds: POINTS_PER_WORKLOAD / 1000, start: EPOCH_MS })) {
     remember(p);
     points.push(p);
     if (points.length === BATCH_POINTS) {
@@ -143,7 +149,7 @@ async function sendAll(node: RunningNode, batches: Iterator<Batch>): Promise<num
 async function differences(node: RunningNode): Promise<{ diffs: string[]; points: number }> {
   const diffs: string[] = [];
   const keysRes = await fetch(`http://${node.addr}/v1/keys`);
-  expect(keysRes.status).toBe(200);
+  if (keysRes.status !== 200) return { diffs: [`/v1/keys answered ${keysRes.status}: ${await keysRes.text()}`], points: 0 };
   const { keys } = (await keysRes.json()) as { keys: string[] };
   const want = [...expected.keys()].sort();
   const got = [...keys].sort();
@@ -251,11 +257,16 @@ describe("round trip at scale, through the daemon", () => {
     expect(Math.min(...[...expected.values()].map((s) => s.ts[0]!))).toBeGreaterThan(2 ** 31);
   }, 150_000);
 
-  test("after SIGTERM and a restart, a flush and a full compaction of the data directory, and another restart, every point reads back exactly", async () => {
+  test("after SIGTERM and a restart of the leader, every point reads back exactly (from the tables its own flushes and compactions made)", async () => {
     await caughtUp(leader!, replica!);
     await stop(leader!);
     leader = await startLeader();
-    await stop(leader);
+    await expectEverything(leader, "leader after restart");
+  }, 120_000);
+
+  test("after a flush and a full compaction of the data directory and another restart, every point reads back exactly", async () => {
+    await caughtUp(leader!, replica!);
+    await stop(leader!);
     leader = undefined;
     // The daemon has no flush or compact trigger: open its data directory with the engine.
     const t0 = performance.now();
