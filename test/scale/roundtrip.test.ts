@@ -12,10 +12,9 @@
 // Why this size and shape: the defect this file exists for (issue 8: ByteWriter.uvarint
 // writing into a buffer it had just outgrown, so a millisecond timestamp read back as 0
 // under a matching CRC) shows only when a buffer grows at one exact byte, here an SSTable's
-// keys block taking a series' first or last timestamp. Millions of points in 1,480 series
-// make the daemons' flushes hit it (15 hits in the leader and replica in one run with the
-// defect put back). A full compaction rewrites keys blocks from the data blocks and so
-// hides the damage: that is why every point is compared before compaction too.
+// keys block taking a series' first or last timestamp. Millions of points in 965 series
+// make it happen (see PRECISE_SERIES). A full compaction rewrites keys blocks from the data
+// blocks, so damage in the daemon's own tables is compared before compaction too.
 import { afterAll, describe, expect, test } from "bun:test";
 import { startNode } from "../daemon_helpers.ts";
 import type { RunningNode } from "../daemon_helpers.ts";
@@ -41,6 +40,7 @@ const BATCH_POINTS = 5_000;
 /** Requests in flight at once: enough for group commit to batch fdatasyncs. */
 const SENDERS = 3;
 const GATEWAY_HOSTS = 10;
+const PRECISE_SERIES = 485;
 
 /** Expected contents: every series, its timestamps and values in time order. */
 type Series = { ts: number[]; vals: (number | string)[] };
@@ -81,10 +81,13 @@ function* factoryBatches(): Generator<Batch> {
 
 function* preciseBatches(): Generator<Batch> {
   let points: Point[] = [];
-  // 1,000 series: each SSTable's keys block then grows several times while it takes each
-  // series' first and last timestamps (6-byte varints), which is where the uvarint defect
-  // struck; fewer series (as in the other workloads) happen never to hit it.
-  for (const p of precise({ series: 1000, seconds: POINTS_PER_WORKLOAD / 1000, start: EPOCH_MS })) {
+  // 485 series of 2,062 s: with the other workloads' 480 series, the keys block of the
+  // fully compacted table (every series, each with 128..16,383 points) then takes a
+  // series' last timestamp (a 6-byte varint) exactly 8 bytes before it must grow from 16 KiB,
+  // the byte where the uvarint defect struck. The layout is deterministic, so the comparison
+  // after compaction catches that defect every time (the flushes before it, whose contents
+  // depend on timing, catch it only by chance). Changing the count or a key format moves it.
+  for (const p of precise({ series: PRECISE_SERIES, seconds: Math.ceil(POINTS_PER_WORKLOAD / PRECISE_SERIES), start: EPOCH_MS })) {
     remember(p);
     points.push(p);
     if (points.length === BATCH_POINTS) {
