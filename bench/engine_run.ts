@@ -11,9 +11,8 @@
 import { Database } from "bun:sqlite";
 import { Db } from "../src/engine/db.ts";
 import { dirBytes, median, medianLatencyUs, percentile, rssSampler } from "./stats.ts";
-import { EPOCH_MS, factory, retail } from "./workload.ts";
+import { EPOCH_MS, GATEWAY_POINTS_PER_HOST_INTERVAL, factory, floats, gatewayPoints, retail } from "./workload.ts";
 import type { Point } from "./workload.ts";
-import { GATEWAY_POINTS_PER_HOST_INTERVAL, floats, gatewayPoints } from "./workload_more.ts";
 
 const [system, dir] = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
