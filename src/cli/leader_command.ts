@@ -129,11 +129,12 @@ export const leaderCommand = defineCommand({
       },
       logger: log,
     });
+    // Handlers first: whoever reads "ready" may send SIGTERM at once.
+    stopOnSignals(() => node.shutdown(), log);
     const readOnly = node.db.stats().readOnlyReason;
     log.info(
       `cityhall ${VERSION} leader ready: http://${host}:${node.http.port} (replication on port ${node.replicationPort}), data in ${dataDir}, sync ${args.sync}${readOnly ? " (READ-ONLY: the disk is full; writes get 503 until a restart with free space)" : ""}`,
     );
-    stopOnSignals(() => node.shutdown(), log);
     await new Promise(() => {}); // run until a signal
   },
 });

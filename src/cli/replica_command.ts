@@ -104,8 +104,9 @@ export const replicaCommand = defineCommand({
       memtableBytes: parseSizeBytes(args["memtable-size"], "--memtable-size"),
       logger: log,
     });
-    log.info(`cityhall ${VERSION} replica ready: http://${args.host}:${node.http.port} (read-only), following ${args.leader}, data in ${dataDir}`);
+    // Handlers first: whoever reads "ready" may send SIGTERM at once.
     stopOnSignals(() => node.shutdown(), log);
+    log.info(`cityhall ${VERSION} replica ready: http://${args.host}:${node.http.port} (read-only), following ${args.leader}, data in ${dataDir}`);
     await new Promise(() => {});
   },
 });
