@@ -8,8 +8,8 @@
 // or a WAL checkpoint (SQLite). The factory workload adds the read latencies. Write latency
 // across flushes and compactions is measured by bench/write_latency.ts.
 
-import { Database } from "bun:sqlite";
 import { Db } from "../src/engine/db.ts";
+import { openSqliteBaseline } from "./sqlite_baseline.ts";
 import { dirBytes, median, medianLatencyUs, percentile, rssSampler } from "./stats.ts";
 import { EPOCH_MS, GATEWAY_POINTS_PER_HOST_INTERVAL, factory, floats, gatewayPoints, retail } from "./workload.ts";
 import type { Point } from "./workload.ts";
@@ -65,17 +65,11 @@ async function openCityHall(): Promise<Store> {
 }
 
 function openSqlite(): Store {
-  const db = new Database(`${dir}/bench.sqlite`, { create: true });
-  db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-  db.exec("CREATE TABLE IF NOT EXISTS points (series TEXT NOT NULL, ts INTEGER NOT NULL, v, PRIMARY KEY (series, ts)) WITHOUT ROWID");
-  const ins = db.prepare("INSERT OR REPLACE INTO points (series, ts, v) VALUES (?, ?, ?)");
-  const tx = db.transaction((ps: Point[]) => {
-    for (const p of ps) ins.run(p.key, p.ts, p.value);
-  });
+  const { db, writeBatch } = openSqliteBaseline(dir);
   const newest = db.prepare("SELECT ts, v FROM points WHERE series = ? ORDER BY ts DESC LIMIT 1");
   const range = db.prepare("SELECT ts, v FROM points WHERE series = ? AND ts BETWEEN ? AND ? ORDER BY ts");
   return {
-    writeBatch: (p) => void tx(p),
+    writeBatch,
     finishIngest() {
       db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     },

@@ -17,6 +17,7 @@
 // line-protocol mapping (src/server/line_protocol.ts), as the HTTP API stores them.
 
 import { parseLineProtocol } from "../src/server/line_protocol.ts";
+import { mulberry32 } from "../src/util/prng.ts";
 
 export interface Point {
   key: string;
@@ -27,17 +28,8 @@ export interface Point {
 /** 2026-01-01T00:00:00Z. */
 export const EPOCH_MS = 1_767_225_600_000;
 
-/** mulberry32: small, fast, good enough for test data; never for anything secret. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/util/prng.ts): small, fast, good enough for test data; never for anything secret. */
+export const prng = mulberry32;
 
 export interface FactoryOptions {
   sensors?: number;

@@ -16,11 +16,11 @@
 //   bun bench/write_latency.ts [--runs 3] [--points 10000000]
 //   bun bench/write_latency.ts --child cityhall|sqlite DIR --points N   (one run, JSON line)
 
-import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Db } from "../src/engine/db.ts";
+import { openSqliteBaseline } from "./sqlite_baseline.ts";
 import { fmt, median, percentile } from "./stats.ts";
 import { factory } from "./workload.ts";
 import type { Point } from "./workload.ts";
@@ -93,14 +93,8 @@ async function child(system: string, dir: string): Promise<RunResult> {
     };
     close = () => db.close();
   } else {
-    const db = new Database(`${dir}/bench.sqlite`, { create: true });
-    db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
-    db.exec("CREATE TABLE IF NOT EXISTS points (series TEXT NOT NULL, ts INTEGER NOT NULL, v, PRIMARY KEY (series, ts)) WITHOUT ROWID");
-    const ins = db.prepare("INSERT OR REPLACE INTO points (series, ts, v) VALUES (?, ?, ?)");
-    const tx = db.transaction((ps: Point[]) => {
-      for (const p of ps) ins.run(p.key, p.ts, p.value);
-    });
-    write = (b) => tx(b);
+    const { db, writeBatch } = openSqliteBaseline(dir);
+    write = writeBatch;
     close = () => db.close();
   }
   const lat: number[] = [];

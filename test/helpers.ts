@@ -8,7 +8,7 @@ export function tempDir(label: string): { path: string; cleanup: () => void } {
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Seeded PRNG (mulberry32), the one the benchmark workloads use. */
-export { prng as rng } from "../bench/workload.ts";
+/** Seeded PRNG (mulberry32, src/util/prng.ts), the one the benchmark workloads and MemFs use. */
+export { mulberry32 as rng } from "../src/util/prng.ts";
 
 export const bunBin = process.execPath;

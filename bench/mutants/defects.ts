@@ -763,8 +763,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "token-file-ignored",
     description: "--token-file is read but not used: the node runs without the token it was given",
     file: "src/cli/secrets.ts",
-    search: "  if (file) {\n    let text: string;",
-    replace: "  if (false) {\n    let text: string;",
+    search: "  if (file) {\n    const token = readFlagFile(",
+    replace: "  if (false) {\n    const token = readFlagFile(",
     tests: ["test/server/limits.test.ts -t token-file and CITYHALL_TOKEN keep the token off", "test/server/limits.test.ts"],
   },
 

@@ -3,15 +3,18 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "./dispatch.ts";
 
+/** The text of the file `flag` names; one that cannot be read is a usage error naming the flag. */
+function readFlagFile(flag: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(e as Error).message}`);
+  }
+}
+
 export function readSecretFile(path: string | undefined): Uint8Array | undefined {
   if (!path) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read --secret-file ${path}: ${(e as Error).message}`);
-  }
-  const secret = text.replace(/[\r\n]+$/, "");
+  const secret = readFlagFile("--secret-file", path).replace(/[\r\n]+$/, "");
   if (secret.length < 16) {
     throw new UsageError(`--secret-file ${path} holds ${secret.length} characters; use at least 16 (e.g. openssl rand -hex 32 > ${path})`);
   }
@@ -20,11 +23,7 @@ export function readSecretFile(path: string | undefined): Uint8Array | undefined
 
 export function readPemFile(path: string | undefined, flag: string): string | undefined {
   if (!path) return undefined;
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read ${flag} ${path}: ${(e as Error).message}`);
-  }
+  return readFlagFile(flag, path);
 }
 
 /**
@@ -39,13 +38,7 @@ export function resolveToken(
   const file = args["token-file"];
   if (file && args.token) throw new UsageError("give the token once: --token-file or --token, not both");
   if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new UsageError(`cannot read --token-file ${file}: ${(e as Error).message}`);
-    }
-    const token = text.replace(/[\r\n]+$/, "");
+    const token = readFlagFile("--token-file", file).replace(/[\r\n]+$/, "");
     if (token === "" || /[\r\n]/.test(token)) {
       throw new UsageError(`--token-file ${file} must hold the token on one line (e.g. openssl rand -hex 32 > ${file})`);
     }

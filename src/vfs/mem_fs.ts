@@ -16,6 +16,7 @@
 // later; a cut in between leaves the file at its previous durable state (plus a torn tail).
 // It is a complete implementation of `Vfs`, not a mock: the engine runs on it unchanged.
 
+import { mulberry32 } from "../util/prng.ts";
 import { dirname } from "./vfs.ts";
 import type { OpenMode, Vfs, VfsFile } from "./vfs.ts";
 
@@ -89,18 +90,6 @@ function osError(errno: string, op: string, path: string): Error {
 
 function newInode(): Inode {
   return { data: new Uint8Array(0), sizeBytes: 0, synced: new Uint8Array(0), syncStarted: 0, syncDurable: 0 };
-}
-
-/** mulberry32: small, seedable, good enough to pick delays and cut lengths. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The unit in which unsynced bytes reach the disk on their own (a torn tail ends on it). */

@@ -58,21 +58,26 @@ export function groupPoints(points: readonly PointInput[], defaultTs = 0): Serie
 }
 
 /**
+ * Where a record is encoded: after whatever `into` already holds, or at the start of a fresh
+ * writer of about `estimateBytes()` (computed only then). `start` is where the record's header
+ * room begins, for `finishRecord`.
+ */
+function startRecord(into: ByteWriter | undefined, estimateBytes: () => number): { w: ByteWriter; start: number } {
+  if (into) return { w: into, start: reserveRecordHeader(into) };
+  return { w: beginRecord(estimateBytes()), start: 0 };
+}
+
+/**
  * A framed RECORD_PUT_BATCH record. Encoded into a fresh writer, or after whatever `into`
  * already holds (tests start writers at every capacity, behind random prefixes). Returns a
  * view into the writer: the WAL writer requires that nobody writes to it afterwards.
  */
 export function encodePutBatch(seq: number, groups: readonly SeriesGroup[], into?: ByteWriter): Uint8Array {
-  let start = 0;
-  let w: ByteWriter;
-  if (into) {
-    w = into;
-    start = reserveRecordHeader(w);
-  } else {
-    let estimate = 64;
-    for (const g of groups) estimate += g.key.length * 3 + 16 + g.ts.length * 12;
-    w = beginRecord(estimate);
-  }
+  const { w, start } = startRecord(into, () => {
+    let estimateBytes = 64;
+    for (const g of groups) estimateBytes += g.key.length * 3 + 16 + g.ts.length * 12;
+    return estimateBytes;
+  });
   w.u64(seq);
   w.uvarint(groups.length);
   for (const g of groups) {
@@ -86,14 +91,7 @@ export function encodePutBatch(seq: number, groups: readonly SeriesGroup[], into
 
 /** A framed RECORD_DELETE record; `into` as for `encodePutBatch`. */
 export function encodeDelete(seq: number, key: string, fromTs: number, toTs: number, into?: ByteWriter): Uint8Array {
-  let start = 0;
-  let w: ByteWriter;
-  if (into) {
-    w = into;
-    start = reserveRecordHeader(w);
-  } else {
-    w = beginRecord(key.length * 3 + 48);
-  }
+  const { w, start } = startRecord(into, () => key.length * 3 + 48);
   w.u64(seq);
   w.str(key);
   w.svarint(fromTs);

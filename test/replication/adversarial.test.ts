@@ -1,46 +1,47 @@
 // Replication under the adversarial trial's findings (issue 8, items 1, 3, 8, 9, 12): hostile
 // pre-auth peers, diverged WAL copies, reconnect storms, a replica pointed at an HTTP port.
 // Real processes, real sockets, real files.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { join } from "node:path";
-import { startNode } from "../daemon_helpers.ts";
 import type { RunningNode } from "../daemon_helpers.ts";
-import { tempDir } from "../helpers.ts";
 import { FRAME_HELLO, FRAME_SERVER_HELLO, FRAME_SNAPSHOT_BEGIN, FRAME_DATA, FRAME_ERROR, FRAME_WELCOME } from "../../src/replication/format.ts";
 import { FrameDecoder } from "../../src/replication/frame_codec.ts";
 import { decodeControl, encodeControl } from "../../src/replication/messages.ts";
 import { SEGMENT_HEADER_BYTES, segmentFileName } from "../../src/wal/format.ts";
 import { scanRecords } from "../../src/wal/record.ts";
-import { FAST, FAST_LEADER, contents, expectConverged, replicaStatus, waitFor, write } from "./helpers.ts";
+import { contents, expectConverged, replicaStatus, nodeFixtures, waitFor, write } from "./helpers.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function dir(label: string): string {
-  const d = tempDir(label);
-  cleanups.push(d.cleanup);
-  return d.path;
-}
-
-async function leader(args: string[] = [], dataDir?: string): Promise<RunningNode> {
-  const n = await startNode("leader", ["--data-dir", dataDir ?? dir("leader"), ...FAST_LEADER, ...args]);
-  cleanups.push(() => n.kill());
-  return n;
-}
-
-async function replica(leaderPort: number, dataDir?: string, args: string[] = []): Promise<RunningNode> {
-  const n = await startNode("replica", ["--leader", `127.0.0.1:${leaderPort}`, "--data-dir", dataDir ?? dir("replica"), ...FAST, ...args]);
-  cleanups.push(() => n.kill());
-  return n;
-}
+const { dir, leader, replica } = nodeFixtures();
 
 const batch = (b: number, n = 10, prefix = "adv.s") =>
   Array.from({ length: n }, (_, i) => ({ key: `${prefix}${i}`, ts: 1_767_225_600_000 + b * 1000 + i, value: b * 100 + i + 0.25 }));
+
+/**
+ * A leader that took batches 1..20 while its replica, which has 1..5, was stopped; then `down`
+ * stops the leader, and write 8 is cut out of the middle of the leader's WAL (the segment is
+ * kept for the replica). Returns what a test restarts both from.
+ */
+async function leaderWithWalGap(down: (l: RunningNode) => Promise<unknown>): Promise<{ ldir: string; rdir: string; port: number }> {
+  const ldir = dir("leader");
+  const l = await leader([], ldir);
+  const rdir = dir("replica");
+  const r = await replica(l.replicationPort, rdir);
+  for (let b = 1; b <= 5; b++) await write(l, batch(b));
+  await expectConverged(l, r);
+  expect(await r.stop()).toBe(0);
+  for (let b = 6; b <= 20; b++) await write(l, batch(b));
+  const port = l.replicationPort;
+  await down(l);
+  const seg = join(ldir, "wal", segmentFileName(1));
+  const bytes = new Uint8Array(readFileSync(seg));
+  const rec = scanRecords(bytes, SEGMENT_HEADER_BYTES).records.find((x) => new DataView(x.payload.buffer, x.payload.byteOffset).getBigUint64(0, true) === 8n)!;
+  expect(rec).toBeDefined();
+  writeFileSync(seg, Buffer.concat([bytes.subarray(0, rec.offsetBytes), bytes.subarray(rec.endBytes)]));
+  return { ldir, rdir, port };
+}
 
 function vmRssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -150,24 +151,10 @@ describe("replication under attack and damage", () => {
   }, 60_000);
 
   test("a replica finds a sequence gap in its leader's WAL, says so, and gets a snapshot instead of missing the writes", async () => {
-    const ldir = dir("leader");
-    let l = await leader([], ldir);
-    const rdir = dir("replica");
-    let r = await replica(l.replicationPort, rdir);
-    for (let b = 1; b <= 5; b++) await write(l, batch(b));
-    await expectConverged(l, r);
-    expect(await r.stop()).toBe(0);
-    for (let b = 6; b <= 20; b++) await write(l, batch(b));
-    const port = l.replicationPort;
-    expect(await l.stop()).toBe(0); // a clean stop flushes: every batch is in an SSTable too
-    // Cut write 8 out of the middle of the leader's WAL (the segment is kept for the replica).
-    const seg = join(ldir, "wal", segmentFileName(1));
-    const bytes = new Uint8Array(readFileSync(seg));
-    const rec = scanRecords(bytes, SEGMENT_HEADER_BYTES).records.find((x) => new DataView(x.payload.buffer, x.payload.byteOffset).getBigUint64(0, true) === 8n)!;
-    expect(rec).toBeDefined();
-    writeFileSync(seg, Buffer.concat([bytes.subarray(0, rec.offsetBytes), bytes.subarray(rec.endBytes)]));
-    l = await leader(["--replication-port", String(port)], ldir);
-    r = await replica(port, rdir);
+    // A clean stop flushes: every batch is in an SSTable too.
+    const { ldir, rdir, port } = await leaderWithWalGap(async (l) => expect(await l.stop()).toBe(0));
+    const l = await leader(["--replication-port", String(port)], ldir);
+    const r = await replica(port, rdir);
     // Without the check the replica would apply 6, 7, 9..20 and lack write 8, which the
     // leader holds in its SSTables: every point is compared.
     await expectConverged(l, r);
@@ -179,22 +166,10 @@ describe("replication under attack and damage", () => {
   }, 90_000);
 
   test("a genuine gap in the leader's own WAL (a sequence number used by a write that never reached it) costs one snapshot, not a loop", async () => {
-    const ldir = dir("leader");
-    let l = await leader([], ldir);
-    const rdir = dir("replica");
-    let r = await replica(l.replicationPort, rdir);
-    for (let b = 1; b <= 5; b++) await write(l, batch(b));
-    await expectConverged(l, r);
-    expect(await r.stop()).toBe(0);
-    for (let b = 6; b <= 20; b++) await write(l, batch(b));
-    const port = l.replicationPort;
-    await l.kill(); // no flush: the leader's own history lives in its WAL only
-    const seg = join(ldir, "wal", segmentFileName(1));
-    const bytes = new Uint8Array(readFileSync(seg));
-    const rec = scanRecords(bytes, SEGMENT_HEADER_BYTES).records.find((x) => new DataView(x.payload.buffer, x.payload.byteOffset).getBigUint64(0, true) === 8n)!;
-    writeFileSync(seg, Buffer.concat([bytes.subarray(0, rec.offsetBytes), bytes.subarray(rec.endBytes)]));
-    l = await leader(["--replication-port", String(port)], ldir);
-    r = await replica(port, rdir);
+    // No flush: the leader's own history lives in its WAL only.
+    const { ldir, rdir, port } = await leaderWithWalGap((l) => l.kill());
+    const l = await leader(["--replication-port", String(port)], ldir);
+    const r = await replica(port, rdir);
     await write(l, batch(21));
     await expectConverged(l, r);
     const st = await replicaStatus<{ snapshots: number; snapshotWanted: string | null }>(rdir, (s) => s.snapshots > 0 && !s.snapshotWanted);

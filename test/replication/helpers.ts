@@ -1,5 +1,7 @@
-import { expect } from "bun:test";
+import { afterEach, expect } from "bun:test";
+import { cli, startNode } from "../daemon_helpers.ts";
 import type { RunningNode } from "../daemon_helpers.ts";
+import { tempDir } from "../helpers.ts";
 
 export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
   const t0 = Date.now();
@@ -46,7 +48,6 @@ export const FAST_LEADER = ["--replication-heartbeat", "200ms", "--replication-t
 
 /** `cityhall replica status --json` once the persisted state shows `ready` (it is saved within ~200 ms). */
 export async function replicaStatus<T = Record<string, unknown>>(dataDir: string, ready: (s: T) => boolean): Promise<T> {
-  const { cli } = await import("../daemon_helpers.ts");
   let last: T | undefined;
   await waitFor("the replica state file", async () => {
     const r = await cli(["replica", "status", "--data-dir", dataDir, "--json"]);
@@ -55,4 +56,37 @@ export async function replicaStatus<T = Record<string, unknown>>(dataDir: string
     return ready(last);
   });
   return last!;
+}
+
+/**
+ * Temp directories and leader/replica processes for one test file. Call once at the top of
+ * the file: it registers an afterEach that runs `cleanups` newest first (kills the nodes, then
+ * removes their directories); push onto `cleanups` whatever else a test must undo.
+ */
+export function nodeFixtures(): {
+  cleanups: (() => Promise<void> | void)[];
+  dir(label: string): string;
+  leader(args?: string[], dataDir?: string): Promise<RunningNode>;
+  replica(leaderPort: number, dataDir?: string, args?: string[]): Promise<RunningNode>;
+} {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  function dir(label: string): string {
+    const d = tempDir(label);
+    cleanups.push(d.cleanup);
+    return d.path;
+  }
+  async function leader(args: string[] = [], dataDir?: string): Promise<RunningNode> {
+    const n = await startNode("leader", ["--data-dir", dataDir ?? dir("leader"), ...FAST_LEADER, ...args]);
+    cleanups.push(() => n.kill());
+    return n;
+  }
+  async function replica(leaderPort: number, dataDir?: string, args: string[] = []): Promise<RunningNode> {
+    const n = await startNode("replica", ["--leader", `127.0.0.1:${leaderPort}`, "--data-dir", dataDir ?? dir("replica"), ...FAST, ...args]);
+    cleanups.push(() => n.kill());
+    return n;
+  }
+  return { cleanups, dir, leader, replica };
 }

@@ -1,42 +1,20 @@
 // The original's seven integration tests, as real multi-process tests on 127.0.0.1, plus
 // snapshot bootstrap, secrets, disagreements and hostile peers. Convergence is checked by
 // comparing every point of every series.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encode } from "cborg";
-import { cli, startNode } from "../daemon_helpers.ts";
+import { cli } from "../daemon_helpers.ts";
 import type { RunningNode } from "../daemon_helpers.ts";
-import { tempDir } from "../helpers.ts";
 import { TcpProxy } from "../tcp_proxy.ts";
 import { FRAME_ERROR, FRAME_HELLO, FRAME_SERVER_HELLO } from "../../src/replication/format.ts";
 import { FrameDecoder, encodeFrame } from "../../src/replication/frame_codec.ts";
 import { segmentFileName } from "../../src/wal/format.ts";
 import { decodeControl, encodeControl } from "../../src/replication/messages.ts";
-import { FAST, FAST_LEADER, contents, expectConverged, getJson, lastSeq, replicaStatus, waitFor, write } from "./helpers.ts";
+import { contents, expectConverged, getJson, lastSeq, replicaStatus, nodeFixtures, waitFor, write } from "./helpers.ts";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function dir(label: string): string {
-  const d = tempDir(label);
-  cleanups.push(d.cleanup);
-  return d.path;
-}
-
-async function leader(args: string[] = []): Promise<RunningNode> {
-  const n = await startNode("leader", ["--data-dir", dir("leader"), ...FAST_LEADER, ...args]);
-  cleanups.push(() => n.kill());
-  return n;
-}
-
-async function replica(leaderPort: number, dataDir?: string, args: string[] = []): Promise<RunningNode> {
-  const n = await startNode("replica", ["--leader", `127.0.0.1:${leaderPort}`, "--data-dir", dataDir ?? dir("replica"), ...FAST, ...args]);
-  cleanups.push(() => n.kill());
-  return n;
-}
+const { cleanups, dir, leader, replica } = nodeFixtures();
 
 const sensors = (from: number, n: number, prefix = "sensor.temp.line_") =>
   Array.from({ length: n }, (_, i) => ({ key: `${prefix}${(from + i) % 100}`, ts: 1_767_225_600_000 + (from + i) * 1000, value: ((from + i) % 97) / 10 }));
@@ -195,9 +173,8 @@ describe("replication", () => {
 
   test("6b. crash recovery: the leader is SIGKILLed mid-write; after a restart both hold the same acknowledged data", async () => {
     const ldir = dir("leader");
-    let l = await startNode("leader", ["--data-dir", ldir, ...FAST_LEADER]);
+    let l = await leader([], ldir);
     const replicationPort = l.replicationPort;
-    cleanups.push(() => l.kill());
     const r = await replica(replicationPort);
     const acked: number[] = [];
     let stop = false;
@@ -219,7 +196,7 @@ describe("replication", () => {
     await writer;
     expect(interrupted).toBe(true);
     expect(acked.length).toBeGreaterThan(10);
-    l = await startNode("leader", ["--data-dir", ldir, ...FAST_LEADER, "--replication-port", String(replicationPort)]);
+    l = await leader(["--replication-port", String(replicationPort)], ldir);
     await expectConverged(l, r, 40_000);
     // Every point of every acknowledged batch, with its value, on both nodes.
     const byNode = [await contents(l), await contents(r)];

@@ -16,17 +16,7 @@ import { scanRecords } from "../../src/wal/record.ts";
 import { encodeDelete } from "../../src/wal/batch.ts";
 import { WalWriter } from "../../src/wal/writer.ts";
 import { mkdirpDurable } from "../../src/vfs/vfs.ts";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../src/util/prng.ts";
 
 /** Every entry in the WAL directory, segment by segment, as the bytes on file say. */
 function readWal(vfs: Vfs, walDir: string): WalEntry[] {
