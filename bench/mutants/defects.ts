@@ -833,4 +833,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "    if (false) {\n      this.stopFailures.push(",
     tests: ["test/replication/stop_report.test.ts"],
   },
+  {
+    name: "half-quarantine-blocks-open",
+    description: "a crash between a quarantine's rename and its manifest save leaves a node that refuses to start (missing table not recognised)",
+    file: "src/engine/quarantine.ts",
+    search: "      if (!vfs.exists(path)) {\n        if (!vfs.exists(joinPath(sstDir, movedTo))) throw",
+    replace: "      if (false) {\n        if (!vfs.exists(joinPath(sstDir, movedTo))) throw",
+    tests: ["test/engine/damage.test.ts -t quarantine"],
+  },
 ];
