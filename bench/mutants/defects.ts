@@ -873,4 +873,20 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "parseLineProtocol(body, precision, Date.now(), this.writeBudget()",
     tests: ["test/server/clock_ahead.test.ts"],
   },
+  {
+    name: "forced-gc-far-from-budget",
+    description: "the synchronous full collection runs after every quarter budget of bodies, however far the node is from its in-flight budget",
+    file: "src/server/inflight_bytes.ts",
+    search: "    if (this.heldBytes + this.garbageBytes < (this.limitBytes * 3) / 4) return false;\n",
+    replace: "",
+    tests: ["test/server/inflight_bytes.test.ts"],
+  },
+  {
+    name: "forced-gc-no-interval",
+    description: "the synchronous full collection is not rate-limited: near the budget it may run on every request",
+    file: "src/server/inflight_bytes.ts",
+    search: "    if (!overBound && nowMs - this.lastCollectionMs < COLLECTION_INTERVAL_MS) return false;",
+    replace: "",
+    tests: ["test/server/inflight_bytes.test.ts"],
+  },
 ];

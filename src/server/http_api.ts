@@ -203,7 +203,7 @@ export class HttpApi {
         res = this.errorResponse(e, req, url);
       } finally {
         this.inFlight--;
-        if (this.inflightBytes.collectionDue(account.release())) Bun.gc(true);
+        if (this.inflightBytes.collectionDue(account.release(), performance.now())) Bun.gc(true);
       }
     }
     this.requests.inc({ route, code: String(res.status) });
