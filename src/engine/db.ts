@@ -402,8 +402,9 @@ export class Db {
     if (!Array.isArray(points)) throw new InvalidArgumentError("db", "putMany takes an array of points");
     if (points.length === 0) return { seq: this.lastSeq, points: 0 };
     const now = this.opts.clock();
-    const retention = this.opts.retentionMs === undefined ? null : this.retentionDecision(now);
-    let newest = -Infinity;
+    // Newest timestamp the caller gave; points without one are stamped with the clock and
+    // never lift the retention clock bound (engine/retention.ts).
+    let newest: number | undefined;
     let lastKey: string | null = null;
     for (let i = 0; i < points.length; i++) {
       const p = points[i]!;
@@ -419,11 +420,19 @@ export class Db {
       }
       if (p.ts !== undefined) {
         checkTs(p.ts);
-        if (retention) checkNotExpired(p.ts, i, p.key, retention, now, this.opts.retentionMs!);
+        if (newest === undefined || p.ts > newest) newest = p.ts;
       }
       checkValue(p.value, i);
-      const ts = p.ts ?? now;
-      if (ts > newest) newest = ts;
+    }
+    if (this.opts.retentionMs !== undefined && newest !== undefined) {
+      // Measured as it will be once the batch is stored (its own points count as stored), so
+      // exactly what the retention would drop right after the write is refused, and an
+      // empty database measures the clock against the batch, not against nothing.
+      const retention = this.retentionDecision(now, newest);
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i]!;
+        if (p.ts !== undefined) checkNotExpired(p.ts, i, p.key, retention, now, this.opts.retentionMs);
+      }
     }
     await this.waitForRoom();
     this.checkOpen();
@@ -438,7 +447,7 @@ export class Db {
       const mem = this.active;
       for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
       mem.noteSeq(seq);
-      this.noteTs(newest);
+      if (newest !== undefined) this.noteTs(newest);
       this.noteSegment(pos, seq);
       this.maybeFreeze();
     });
@@ -672,13 +681,15 @@ export class Db {
 
   // ---------------------------------------------------------------- compaction
 
-  private retentionDecision(nowMs: number): RetentionDecision {
-    const d = retentionCutoff(nowMs, this.newestTsMs, this.opts.retentionMs!, this.opts.retentionClockLeadMs);
+  /** `alsoNewestMs`: the newest point of a batch about to be stored, counted as stored. */
+  private retentionDecision(nowMs: number, alsoNewestMs?: number): RetentionDecision {
+    const newest = alsoNewestMs === undefined || (this.newestTsMs !== undefined && this.newestTsMs >= alsoNewestMs) ? this.newestTsMs : alsoNewestMs;
+    const d = retentionCutoff(nowMs, newest, this.opts.retentionMs!, this.opts.retentionClockLeadMs);
     if (d.clockAhead && !this.clockAheadLogged) {
       this.clockAheadLogged = true;
       this.opts.logger.warn(
         `cityhall/db: the clock (${new Date(nowMs).toISOString()}) is more than ${this.opts.retentionClockLeadMs} ms ahead of the newest stored point ` +
-          `(${new Date(this.newestTsMs!).toISOString()}); retention measures from the newest point instead, so no real data is deleted; check the clock (NTP, RTC)`,
+          `(${new Date(newest!).toISOString()}); retention measures from the newest point instead, so no real data is deleted; check the clock (NTP, RTC)`,
       );
     } else if (!d.clockAhead) this.clockAheadLogged = false;
     return d;
@@ -1080,6 +1091,10 @@ export class Db {
     const old = this.tables;
     const added = renamed.map((t) => TableReader.open(this.vfs, joinPath(this.sstDir, sstFileName(t.fileNo)), t.fileNo, this.cache));
     await this.updateManifest(() => ({ nextFileNo: this.nextFileNo, flushedSeq, tables: renamed }), added, old);
+    // The snapshot is the stored data now: the retention clock bound measures from it (else
+    // a replica with a fast clock would hide every snapshot point until a WAL record came).
+    this.newestTsMs = undefined;
+    for (const t of renamed) if (t.points > 0) this.noteTs(t.maxTs);
     // The old WAL and memtables describe the replaced history.
     f.reset();
     this.removeSegments([...this.segments.keys()]);

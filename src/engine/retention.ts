@@ -10,8 +10,15 @@
 // Invariant: retention never hides or deletes a point less than `retentionMs` older than
 // the newest point stored (up to the lead). The price: a node that stops receiving data
 // keeps its last `retentionMs + maxClockLeadMs` of points until new data arrives.
-// Limit: points the node stamps with its own (wrong) clock are stored data too and lift the
-// bound; that case needs a persisted clock floor, not this policy.
+//
+// What counts as "stored" (Db keeps it): every point found at open (tables, WAL replay), in
+// an installed snapshot or applied from a leader, plus the points callers wrote with a `ts`.
+// A write is checked as if its own points were already stored, so an empty database measures
+// the clock against the batch, never against nothing, and exactly what the retention would
+// drop right after the write is refused. Points written without `ts` are stamped with the
+// clock and do not lift the bound while the node runs. Limit: after a restart they are
+// stored data like any other (the files do not say who chose a timestamp); that case needs
+// a persisted clock floor, not this policy.
 
 import { InvalidArgumentError } from "../errors.ts";
 
@@ -25,8 +32,8 @@ export interface RetentionDecision {
 }
 
 /**
- * `newestStoredTsMs` is the newest timestamp in the database (undefined when empty: there
- * is nothing to protect, so the clock is used as is).
+ * `newestStoredTsMs` is the newest timestamp stored, as defined above (undefined when none:
+ * there is nothing to protect, so the clock is used as is; a write brings its own).
  */
 export function retentionCutoff(nowMs: number, newestStoredTsMs: number | undefined, retentionMs: number, maxClockLeadMs: number): RetentionDecision {
   if (newestStoredTsMs === undefined || nowMs <= newestStoredTsMs + maxClockLeadMs) {

@@ -203,7 +203,7 @@ export class HttpApi {
         res = this.errorResponse(e, req, url);
       } finally {
         this.inFlight--;
-        if (this.inflightBytes.collectionDue(account.release())) Bun.gc(true);
+        if (this.inflightBytes.collectionDue(account.release(), performance.now())) Bun.gc(true);
       }
     }
     this.requests.inc({ route, code: String(res.status) });
@@ -607,7 +607,7 @@ export class HttpApi {
     this.checkWritable();
     const precision = parsePrecision(url.searchParams.get("precision"));
     const body = await this.readBody(req);
-    const points = parseLineProtocol(body, precision, Date.now(), this.writeBudget(), this.lineProtocolKeys);
+    const points = parseLineProtocol(body, precision, undefined, this.writeBudget(), this.lineProtocolKeys);
     if (points.length) await this.write(points);
     return new Response(null, { status: 204 });
   }

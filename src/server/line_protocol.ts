@@ -173,11 +173,13 @@ function parseFieldValue(raw: string, line: number, field: string): number | str
  * Parses a whole request body. Throws LineProtocolError naming the first bad line; nothing
  * of a request with a bad line is written (the caller rejects the request). `limit` is a
  * point count or a WriteBudget; passing it throws RequestTooLargeError at the line that did.
+ * `nowMs` is the ts of lines without one; undefined leaves their ts unset, so the database
+ * stamps them (and knows it chose them: engine/retention.ts).
  */
 export function parseLineProtocol(
   body: string,
   precision: Precision,
-  nowMs: number,
+  nowMs: number | undefined,
   limit: number | WriteBudget = Infinity,
   keys: KeyCache = new KeyCache(),
 ): PointWrite[] {
@@ -294,7 +296,7 @@ function parseSimpleLine(
   s: string,
   lineNo: number,
   precision: Precision,
-  nowMs: number,
+  nowMs: number | undefined,
   out: PointWrite[],
   keys: KeyCache,
   budget: WriteBudget,
@@ -329,7 +331,7 @@ function parseSimpleLine(
   return true;
 }
 
-function parseLine(s: string, lineNo: number, precision: Precision, nowMs: number, out: PointWrite[], budget: WriteBudget): void {
+function parseLine(s: string, lineNo: number, precision: Precision, nowMs: number | undefined, out: PointWrite[], budget: WriteBudget): void {
   const end = s.length;
   const [measurement, afterM] = readToken(s, 0, end, measurementStop);
   if (measurement === "") throw new LineProtocolError(lineNo, "missing measurement");

@@ -146,6 +146,69 @@ describe("SSTable damage through the engine", () => {
     }
   });
 
+  // The quarantine renames the table, syncs sst/, then saves the manifest. A crash (every
+  // entry kept) right after the rename, or a power cut right after the directory sync,
+  // leaves a manifest naming a file that is gone with its .quarantined copy beside it.
+  for (const [cutAfter, how] of [["rename", "crash"], ["syncDir", "powerCut"]] as const) {
+    test(`a ${how} right after the quarantine's ${cutAfter}: the next open finishes the quarantine and starts`, async () => {
+      const fs = new MemFs({ seed: 7 });
+      const db = await Db.open("/data", { vfs: fs, autoCompact: false });
+      for (const key of ["alpha", "beta", "gamma"]) {
+        await db.putMany(Array.from({ length: 2000 }, (_, i) => ({ key, ts: T0 + i * 1000, value: i })));
+        await db.flush();
+      }
+      await db.close();
+      const names = fs.list("/data/sst").filter((n) => n.endsWith(".sst")).sort();
+      const beta = `/data/sst/${names[1]!}`;
+      const size = fs.stat(beta).sizeBytes;
+      fs.corrupt(beta, size - 3, new Uint8Array([fs.readFile(beta)[size - 3]! ^ 0xff]));
+      let after: MemFs | undefined;
+      let renamed = false;
+      fs.onOp = (e) => {
+        if (after) return;
+        if (e.kind === "rename" && e.path === beta) renamed = true;
+        if (renamed && e.kind === cutAfter) after = how === "crash" ? fs.crash() : fs.powerCut();
+      };
+      await Db.open("/data", { vfs: fs, autoCompact: false }).then(
+        (x) => x.close(),
+        () => {}, // the first process is dead from the cut on
+      );
+      expect(after).toBeDefined();
+      const next = after!;
+      expect(next.exists(beta)).toBe(false);
+      expect(next.exists(`${beta}.quarantined`)).toBe(true);
+      const log = capture();
+      const db2 = await Db.open("/data", { vfs: next, autoCompact: false, logger: log });
+      expect(db2.stats().quarantined.map((r) => [r.file, r.movedTo, r.points])).toEqual([[names[1]!, `${names[1]!}.quarantined`, 2000]]);
+      expect(log.lines.some((l) => l.startsWith("ERROR") && l.includes("DATA LOSS") && l.includes("2000 points"))).toBe(true);
+      expect(db2.keys()).toEqual(["alpha", "gamma"]);
+      expect([...db2.range("alpha")].length).toBe(2000);
+      await db2.close();
+      expect(next.exists(`${beta}.quarantined`)).toBe(true); // kept, never deleted
+      const db3 = await Db.open("/data", { vfs: next, autoCompact: false }); // the manifest no longer names it
+      expect(db3.stats().quarantined).toEqual([]);
+      expect(db3.keys()).toEqual(["alpha", "gamma"]);
+      await db3.close();
+    });
+  }
+
+  test("a listed table missing with no quarantined copy: the open stops and says it is data loss and what to do", async () => {
+    const fs = new MemFs({ seed: 3 });
+    const db = await Db.open("/data", { vfs: fs, autoCompact: false });
+    await db.putMany(Array.from({ length: 100 }, (_, i) => ({ key: "a", ts: T0 + i, value: i })));
+    await db.flush();
+    await db.close();
+    const [name] = fs.list("/data/sst").filter((n) => n.endsWith(".sst"));
+    fs.remove(`/data/sst/${name!}`);
+    const err = await Db.open("/data", { vfs: fs }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CorruptionError);
+    expect(String(err)).toContain(`DATA LOSS: the manifest lists /data/sst/${name!} (100 points`);
+    expect(String(err)).toContain("restore it from a replica or a backup");
+  });
+
   test("a damaged data block: keys() still lists every series, the error names file, offset and key range", async () => {
     const d = tempDir("sst-block");
     try {

@@ -5,6 +5,8 @@ import { Db } from "../../src/engine/db.ts";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
 import { InvalidArgumentError } from "../../src/errors.ts";
 import { DEFAULT_RETENTION_CLOCK_LEAD_MS, retentionCutoff } from "../../src/engine/retention.ts";
+import { loadManifest } from "../../src/manifest/store.ts";
+import { sstFileName } from "../../src/sstable/format.ts";
 
 const DAY_MS = 24 * 3600 * 1000;
 const REAL_NOW = 1_767_225_600_000; // 2026-01-01
@@ -68,6 +70,45 @@ describe("retention against a wrong clock", () => {
     await db.putMany([{ key: "edge", ts: now - 30 * DAY_MS, value: 3 }]); // exactly at the cutoff: kept
     expect(db.get("edge")?.value).toBe(3);
     await db.close();
+  });
+});
+
+describe("retention against a wrong clock, with little or nothing stored", () => {
+  test("an empty database and a clock a year ahead: real writes are accepted, and a point stamped by the node does not lift the bound", async () => {
+    const clock = () => REAL_NOW + 365 * DAY_MS;
+    const db = await Db.open("/db", { vfs: new MemFs(), retentionMs: 30 * DAY_MS, clock, autoCompact: false, logger: { info() {}, warn() {}, error() {} } });
+    await db.putMany([{ key: "x", ts: REAL_NOW, value: 1 }]); // measured against itself, not against the bad clock
+    await db.putMany([{ key: "y", value: 2 }]); // stamped with the bad clock
+    await db.putMany([{ key: "x", ts: REAL_NOW + 1000, value: 3 }]); // still accepted: the stamp did not lift the bound
+    expect([...db.range("x")].map((p) => p.value)).toEqual([1, 3]);
+    expect(db.get("y")?.value).toBe(2);
+    expect(db.stats().retention.clockAhead).toBe(true);
+    // What the batch itself proves is out of the window is still refused.
+    const err = await db.putMany([{ key: "z", ts: REAL_NOW - 40 * DAY_MS, value: 4 }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    await db.close();
+  });
+
+  test("a replica with a clock a year ahead sees the snapshot it installs (the snapshot's newest point bounds the cutoff)", async () => {
+    const fs = new MemFs();
+    const leader = await Db.open("/leader", { vfs: fs, autoCompact: false });
+    await leader.putMany(Array.from({ length: 100 }, (_, i) => ({ key: "s", ts: REAL_NOW - i * 3600_000, value: i })));
+    await leader.flush();
+    await leader.close();
+    const manifest = loadManifest(fs, "/leader")!;
+    fs.mkdirp("/staged");
+    for (const t of manifest.tables) {
+      const name = sstFileName(t.fileNo);
+      const f = fs.open(`/staged/${name}`, "create");
+      f.append(fs.readFile(`/leader/sst/${name}`));
+      await f.datasync();
+      f.close();
+    }
+    const replica = await Db.open("/replica", { vfs: fs, role: "replica", retentionMs: 30 * DAY_MS, clock: () => REAL_NOW + 365 * DAY_MS, autoCompact: false, logger: { info() {}, warn() {}, error() {} } });
+    await replica.installSnapshot("/staged", manifest.tables, manifest.flushedSeq);
+    expect([...replica.range("s")].length).toBe(100);
+    expect(replica.stats().retention.clockAhead).toBe(true);
+    await replica.close();
   });
 });
 

@@ -27,11 +27,25 @@ describe("in-flight bytes", () => {
     b.release();
     expect(pool.held).toBe(0);
   });
-  test("a collection is due after each quarter of the budget given back", () => {
+  test("a forced collection is due only near the budget (held + given back >= 3/4), after a quarter given back, at most once a second unless at twice the budget", () => {
     const pool = new InflightBytes(400);
-    expect(pool.collectionDue(60)).toBe(false);
-    expect(pool.collectionDue(40)).toBe(true);
-    expect(pool.collectionDue(99)).toBe(false);
-    expect(pool.collectionDue(1)).toBe(true);
+    const held = pool.open();
+    // Far from the budget: a quarter and more given back, nothing held: not due.
+    expect(pool.collectionDue(100, 0)).toBe(false);
+    expect(pool.collectionDue(150, 10)).toBe(false); // 250 < 300
+    expect(held.reserve(50)).toBe(true); // 50 held + 250 given back = 300: near the budget
+    expect(pool.collectionDue(0, 20)).toBe(true);
+    // Due again (near the budget, a quarter given back), but not within a second of the last.
+    expect(held.reserve(250)).toBe(true);
+    expect(pool.collectionDue(100, 500)).toBe(false);
+    expect(pool.collectionDue(0, 1019)).toBe(false);
+    expect(pool.collectionDue(0, 1020)).toBe(true); // stayed due: runs once the second is over
+    // Near the budget but less than a quarter given back since: not due.
+    expect(pool.collectionDue(99, 5000)).toBe(false);
+    expect(pool.collectionDue(1, 5001)).toBe(true);
+    // Within the second, but held + given back reach twice the budget: the memory bound wins.
+    expect(pool.collectionDue(400, 5002)).toBe(false); // 300 + 400 = 700 < 800
+    expect(pool.collectionDue(100, 5003)).toBe(true); // 800
+    held.release();
   });
 });
