@@ -813,8 +813,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "wal-roll-sync-failure-ignored",
     description: "a failed fdatasync before a WAL segment roll is rethrown without poisoning the writer, so later writes are acknowledged",
     file: "src/wal/writer.ts",
-    search: "        throw this.failure;\n      }\n    }\n    // Create the next segment",
-    replace: "        this.failure = null;\n        throw e;\n      }\n    }\n    // Create the next segment",
+    search: "      throw this.failure;\n    }\n    // Create the next segment",
+    replace: "      this.failure = null;\n      throw e;\n    }\n    // Create the next segment",
     tests: ["test/wal/writer.test.ts"],
   },
   {

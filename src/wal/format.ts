@@ -26,6 +26,18 @@ export const SEGMENT_HEADER_BYTES = 16; // FROZEN
 export const RECORD_HEADER_BYTES = 9; // FROZEN: crc32 + lengthBytes + type
 export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024; // FROZEN
 
+/**
+ * Upper bound of the bytes one group-commit write (one append + fdatasync) may carry; a single
+ * record larger than this is written alone. NOT an on-disk number but a writer rule the reader
+ * relies on: a power cut during the fdatasync of a multi-page write may persist a later page
+ * and not an earlier one, so the newest segment can show damaged record k followed by valid
+ * records k+1.., none of them acknowledged. Recovery treats such damage as a torn last write
+ * only when it and every valid record after it fit in the final MAX_GROUP_COMMIT_BYTES of the
+ * newest segment (see wal/recovery.ts); lowering it is safe, raising it makes recovery cut
+ * acknowledged writes written by an older binary as "torn" (so only ever lower it).
+ */
+export const MAX_GROUP_COMMIT_BYTES = 1024 * 1024;
+
 export const RECORD_PUT_BATCH = 1; // FROZEN
 export const RECORD_DELETE = 2; // FROZEN
 
