@@ -1,4 +1,4 @@
-// WAL on-disk format. FROZEN: every number in this file is on disk and on the replication
+// WAL on-disk format. FROZEN: every number marked FROZEN is on disk and on the replication
 // wire (replicas keep byte-identical copies of the leader's segments). Never renumber;
 // add new record types with new numbers and bump WAL_FORMAT_VERSION only for a layout change.
 //
@@ -17,8 +17,8 @@
 //
 // All integers little-endian. A record is valid only if its header fits, its length is in
 // range, its payload fits, its type is known and its CRC matches. Recovery cuts a torn tail
-// of the newest segment and refuses (or, told to salvage, works around) damage followed by
-// valid records: see wal/recovery.ts.
+// or a torn last write (see MAX_GROUP_COMMIT_BYTES) of the newest segment and refuses (or,
+// told to salvage, works around) other damage followed by valid records: see wal/recovery.ts.
 
 export const WAL_MAGIC = 0x4c574843; // FROZEN: "CHWL" read as little-endian u32
 export const WAL_FORMAT_VERSION = 1; // FROZEN

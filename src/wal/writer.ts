@@ -4,7 +4,10 @@
 // - Records are written in the order `append` was called, each wholly inside one segment.
 // - In "always" mode a record's `apply` callback runs, and its promise resolves, only after
 //   the bytes are on disk (fdatasync). Records that arrive while a sync is in flight wait
-//   and go to disk together in the next write + sync (group commit).
+//   and go to disk together in the next write + sync (group commit), at most
+//   MAX_GROUP_COMMIT_BYTES per write (a larger single record alone): recovery relies on it.
+// - A roll fdatasyncs the old segment in every sync mode: only the newest segment can hold
+//   unsynced bytes after a power cut (recovery cuts damage only there).
 // - A failed write is cut back off the file, so the segment never holds a partial record
 //   followed by good ones; its callers get the error. A failed fdatasync poisons the
 //   writer: after EIO the kernel may have dropped the dirty pages, so no later write can be
