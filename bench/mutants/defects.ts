@@ -422,8 +422,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "salvage-moves-before-flush",
     description: "salvage moves the damaged segment aside before its replayed writes are flushed (a crash then loses them)",
     file: "src/engine/db.ts",
-    search: "      await this.flush();\n      moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);",
-    replace: "      moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);",
+    search: "        await this.flush();\n      }\n      moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);",
+    replace: "      }\n      moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);",
     tests: ["test/engine/damage.test.ts", "test/wal/recovery.test.ts"],
   },
 
