@@ -284,6 +284,7 @@ export class Db {
     const result = await recoverWal(vfs, walDir, (entry) => this.replay(entry), {
       salvage: this.opts.salvage,
       flushedSeq,
+      syncKind: this.opts.sync.kind,
       fix:
         this.opts.role === "replica"
           ? "This is a replica, whose WAL is a copy of its leader's: stop it, move its data directory aside, and start it again to take a fresh snapshot from the leader"
@@ -298,7 +299,8 @@ export class Db {
       this.follower = WalFollower.open(vfs, walDir, this.opts.sync, lastSegment ? { segmentNo: lastSegment } : undefined);
     } else {
       try {
-        this.wal = await WalWriter.create(vfs, walDir, lastSegment + 1, { segmentBytes: this.opts.walSegmentBytes, sync: this.opts.sync });
+        // Not lastSegment + 1: a segment moved aside keeps its number (never reused).
+        this.wal = await WalWriter.create(vfs, walDir, Math.max(lastSegment + 1, result.nextSegmentNo), { segmentBytes: this.opts.walSegmentBytes, sync: this.opts.sync });
         this.writtenSeq = this.lastSeq;
         this.wal.onDiscard(() => {
           this.lastSeq = this.writtenSeq;
@@ -313,13 +315,19 @@ export class Db {
       }
     }
     if (result.salvaged.length) {
-      if (!this.wal) throw new IoError("db", "cannot salvage the damaged WAL without a writable WAL to continue from", this.readOnlyReason);
-      await this.flush();
+      // Segments whose writes are all in SSTables already need no flush to be moved aside.
+      const needFlush = result.reports.some((r) => r.damage === "corruption" && !r.alreadyFlushed);
+      if (needFlush) {
+        if (!this.wal) throw new IoError("db", "cannot salvage the damaged WAL without a writable WAL to continue from", this.readOnlyReason);
+        await this.flush();
+      }
       moveSegmentsAside(vfs, walDir, result.salvaged, this.recovery);
     }
     for (const r of this.recovery) {
       const line = `cityhall/wal: ${describeRecoveryReport(r, flushedSeq)}`;
-      if (r.damage === "corruption") logger.error(`${line} (salvaged: every valid record around it was replayed)`);
+      if (r.damage === "corruption" && r.alreadyFlushed) logger.warn(`${line} (every write in it is already in SSTables)`);
+      else if (r.damage === "corruption") logger.error(`${line} (salvaged: every valid record around it was replayed)`);
+      else if (r.damage === "unreadable-segment") logger.error(line);
       else logger.warn(line);
     }
     this.maybeFreeze();

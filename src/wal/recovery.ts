@@ -2,15 +2,30 @@
 //
 // Two kinds of damage, told apart because they mean different things:
 // - A torn tail: a crash mid-append leaves a partial record (or zeros, or garbage) at the
-//   end of the NEWEST segment with no valid record after it. Nothing acknowledged is in it
-//   (a write is acknowledged only once its record is durable), so it is cut off and
-//   reported.
-// - Corruption: a bad record FOLLOWED BY VALID ONES (in the same segment or in a later
-//   one), a bad record anywhere in an older segment, or a damaged segment header. The bad
-//   bytes held acknowledged writes. Recovery then refuses (WalCorruptionError, naming file,
+//   end of the NEWEST segment (the last one holding a valid record; later segments hold
+//   none) with no valid record after it. Nothing acknowledged is in it (a write is
+//   acknowledged only once its record is durable), so it is cut off and reported.
+// - A torn last write: damage in the newest segment followed by valid records, where the
+//   damage and every record after it fit in the final MAX_GROUP_COMMIT_BYTES of the segment
+//   (the writer never writes more at once): a power cut during the fdatasync of the last
+//   write can persist a later page and not an earlier one. Nothing in that write was
+//   acknowledged, so it is cut at the damage as well, but a copy of the whole segment is kept
+//   first (`<name>.torn-<time>`, never deleted) and the dropped seqs are reported. With
+//   --sync interval or none, writes after the last sync were acknowledged without
+//   durability by that mode's contract: such damage in the newest segment is cut the same
+//   way whatever its distance from the end.
+// - Corruption: anything else, i.e. a bad record followed by valid ones outside that window,
+//   a bad record anywhere in an older segment, or a damaged segment header. The bad bytes
+//   held acknowledged writes. Recovery then refuses (WalCorruptionError, naming file,
 //   offset, bytes and the fix) unless told to salvage: then every valid record before and
 //   after the damage is replayed, and the segment is left in place for the caller to move
 //   aside (`<name>.corrupt-<time>`, never deleted) once the replayed writes are flushed.
+//   Damage in a segment whose every record, lost ones included, is at or below the
+//   manifest's flushedSeq (already in SSTables) loses nothing: it does not refuse, the
+//   segment is moved aside the same way and reported at WARN.
+// - A newest segment with a bad header and no recognisable record (e.g. written by a newer
+//   format): removed only when it cannot hold anything (at most a header, or all zeros);
+//   otherwise moved aside as `<name>.corrupt-<time>`, its number never reused.
 //
 // After damage the scan resynchronises on the next offset that holds a whole valid record
 // (length in range, known type, CRC match, a plausible sequence number). Sequence numbers
@@ -26,6 +41,7 @@ import type { Vfs } from "../vfs/vfs.ts";
 import { decodeEntry } from "./batch.ts";
 import type { WalEntry } from "./batch.ts";
 import {
+  MAX_GROUP_COMMIT_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
   RECORD_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
@@ -41,8 +57,13 @@ export interface RecoveryReport {
   offsetBytes: number;
   droppedBytes: number;
   kind: ScanProblem | "BadPayload";
-  /** "torn-tail": cut (a crash mid-append). "corruption": damage with valid records after it. */
-  damage: "torn-tail" | "corruption";
+  /**
+   * "torn-tail": cut (a crash mid-append). "torn-write": damage with valid records after it,
+   * all inside the last unsynced write (cut; a copy kept in `copiedTo`). "corruption": damage
+   * with valid records after it that were acknowledged. "unreadable-segment": the newest
+   * segment has a bad header and no recognisable record (moved aside, `movedTo`).
+   */
+  damage: "torn-tail" | "torn-write" | "corruption" | "unreadable-segment";
   /**
    * Sequence numbers of the write batches that were in the damaged bytes, as far as the
    * records around the damage tell: `from` is unknown when no record precedes it, `to` when
@@ -51,6 +72,10 @@ export interface RecoveryReport {
   lostSeqs?: { from?: number; to?: number };
   /** Where the damaged segment was moved (salvage), relative to the WAL directory. */
   movedTo?: string;
+  /** Torn write: where the whole segment was copied before the cut, relative to the WAL directory. */
+  copiedTo?: string;
+  /** Corruption in a segment whose every write is already in SSTables: nothing lost, no refusal. */
+  alreadyFlushed?: boolean;
 }
 
 export interface RecoveredSegment {
@@ -66,6 +91,8 @@ export interface RecoveryResult {
   reports: RecoveryReport[];
   /** Salvaged segments: their valid records were replayed; move them aside once flushed. */
   salvaged: number[];
+  /** The lowest number a new segment may take (above every kept or moved-aside segment). */
+  nextSegmentNo: number;
 }
 
 export interface RecoveryOptions {
@@ -75,6 +102,14 @@ export interface RecoveryOptions {
   flushedSeq?: number;
   /** What to tell the user to do when refusing (default: restart with --salvage). */
   fix?: string;
+  /**
+   * The sync mode the node runs with (default "always"). With "interval" or "none", writes
+   * after the last sync were acknowledged without durability: damage anywhere in the newest
+   * segment followed by valid records is a torn last write, not corruption.
+   */
+  syncKind?: "always" | "interval" | "none";
+  /** Clock for the `.torn-` / `.corrupt-` names (tests). */
+  nowMs?: number;
 }
 
 export const SALVAGE_FIX =
@@ -100,9 +135,15 @@ export class WalCorruptionError extends CorruptionError {
 
 /** One line for the log: where, how much, which writes. */
 export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): string {
-  const what = r.damage === "torn-tail" ? "torn tail cut" : "corruption";
+  const what =
+    r.damage === "torn-tail" ? "torn tail cut" : r.damage === "torn-write" ? "torn last write cut" : r.damage === "unreadable-segment" ? "unreadable newest segment" : "corruption";
   let seqs = "";
-  if (r.damage === "torn-tail") {
+  if (r.damage === "torn-write") {
+    const { from, to } = r.lostSeqs ?? {};
+    seqs = `, write batches seq ${from ?? "?"}..${to ?? "?"} dropped (one power-cut write: never acknowledged under --sync always; acknowledged without durability under --sync interval/none)`;
+  } else if (r.damage === "unreadable-segment") {
+    seqs = ", no recognisable record in it (a newer format, or garbage); moved aside, not deleted";
+  } else if (r.damage === "torn-tail") {
     // A torn record was never acknowledged (with --sync always): a crash cut its append.
     if (r.lostSeqs?.from !== undefined) seqs = `, a partial write from seq ${r.lostSeqs.from} (never acknowledged under --sync always)`;
   } else if (r.lostSeqs) {
@@ -111,7 +152,7 @@ export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): s
     else if (to !== undefined && to <= flushedSeq) seqs = `, write batches up to seq ${to} (already in SSTables, nothing lost)`;
     else seqs = `, write batches seq ${from ?? "?"}..${to ?? "?"} lost`;
   }
-  const moved = r.movedTo ? `, segment moved to wal/${r.movedTo}` : "";
+  const moved = (r.movedTo ? `, segment moved to wal/${r.movedTo}` : "") + (r.copiedTo ? `, whole segment copied to wal/${r.copiedTo}` : "");
   return `${what} in ${r.file} at offset ${r.offsetBytes}: ${r.droppedBytes} bytes (${r.kind})${seqs}${moved}`;
 }
 
@@ -174,29 +215,56 @@ function analyzeSegment(bytes: Uint8Array, startBytes: number): { records: Scann
   }
 }
 
+
+/** Sequence number of a scanned record, or -1. */
+function seqOf(bytes: Uint8Array, rec: ScannedRecord): number {
+  return peekSeq(bytes, rec.offsetBytes + RECORD_HEADER_BYTES, rec.endBytes - rec.offsetBytes - RECORD_HEADER_BYTES);
+}
+
 export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) => void, options: RecoveryOptions = {}): Promise<RecoveryResult> {
   const salvage = options.salvage ?? false;
   const flushedSeq = options.flushedSeq ?? 0;
+  const syncKind = options.syncKind ?? "always";
+  const nowMs = options.nowMs ?? Date.now();
   const segments: RecoveredSegment[] = [];
   const reports: RecoveryReport[] = [];
   const salvaged: number[] = [];
   const list = listSegments(vfs, dir);
-  // The newest segment that holds more than a header-less stub (a stub is removed below).
+  const read = (no: number): Uint8Array => {
+    try {
+      return vfs.readFile(joinPath(dir, segmentFileName(no)));
+    } catch (e) {
+      throw new IoError("wal", `cannot read ${segmentFileName(no)}`, e);
+    }
+  };
+  // The newest segment is the last one holding a valid record: a roll creates N+1 before N's
+  // last write may be durable (--sync none before this rule) and a power cut can leave N+1
+  // with only a header, or nothing valid at all. Damage at the end of N is then still a tear.
   let newest: number | undefined;
-  for (const no of list) if (vfs.stat(joinPath(dir, segmentFileName(no))).sizeBytes >= SEGMENT_HEADER_BYTES) newest = no;
-  /** Damage found and salvage not asked for: keep scanning (for the report), apply nothing. */
-  let refusing = false;
+  const analyzed = new Map<number, { bytes: Uint8Array; records: ScannedRecord[]; regions: Region[] }>();
+  for (let i = list.length - 1; i >= 0 && newest === undefined; i--) {
+    const no = list[i]!;
+    const bytes = read(no);
+    if (bytes.length < SEGMENT_HEADER_BYTES) continue;
+    const a = analyzeSegment(bytes, SEGMENT_HEADER_BYTES);
+    if (a.records.length > 0) {
+      newest = no;
+      analyzed.set(no, { bytes, ...a });
+    }
+  }
   let prevSeq: number | undefined;
   /** Reports whose lost range ends just before the next record seen. */
   let awaitingNext: RecoveryReport[] = [];
-  const cuts: { path: string; atBytes: number }[] = [];
+  const cuts: { path: string; name: string; atBytes: number; bytes: Uint8Array; report: RecoveryReport; copy: boolean }[] = [];
   const removals: string[] = [];
+  const asides: { no: number; report: RecoveryReport }[] = [];
+  /** Damaged segments (kept whole) with their highest seq and their corruption reports. */
+  const damagedSegs: { no: number; maxSeq: number; reports: RecoveryReport[] }[] = [];
 
   const noteDamage = (r: RecoveryReport): void => {
     r.lostSeqs = { from: prevSeq === undefined ? undefined : prevSeq + 1 };
     reports.push(r);
-    awaitingNext.push(r);
-    if (r.damage === "corruption" && !salvage) refusing = true;
+    if (r.damage !== "torn-write") awaitingNext.push(r);
   };
   const noteSeq = (seq: number): void => {
     for (const r of awaitingNext) r.lostSeqs!.to = seq - 1;
@@ -207,44 +275,79 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
   for (const segmentNo of list) {
     const name = segmentFileName(segmentNo);
     const path = joinPath(dir, name);
-    const isNewest = segmentNo === newest;
-    let bytes: Uint8Array;
-    try {
-      bytes = vfs.readFile(path);
-    } catch (e) {
-      throw new IoError("wal", `cannot read ${name}`, e);
-    }
+    /** The newest segment or one after it (those hold no valid record). */
+    const isTail = newest === undefined || segmentNo >= newest;
+    const cached = analyzed.get(segmentNo);
+    const bytes = cached?.bytes ?? read(segmentNo);
     let damaged = false;
+    const segReports: RecoveryReport[] = [];
     if (bytes.length < SEGMENT_HEADER_BYTES) {
       // Created but its header never reached the disk: it holds no record.
       reports.push({ file: name, offsetBytes: 0, droppedBytes: bytes.length, kind: "BadSegmentHeader", damage: "torn-tail" });
       removals.push(path);
       continue;
     }
-    const { records, regions } = analyzeSegment(bytes, SEGMENT_HEADER_BYTES);
+    const { records, regions } = cached ?? analyzeSegment(bytes, SEGMENT_HEADER_BYTES);
     if (checkSegmentHeader(bytes, segmentNo)) {
-      if (isNewest && records.length === 0) {
-        // The newest segment, its header never made durable and no record in it: a torn
-        // creation (e.g. a size extended over zeros). Nothing is in it to keep.
-        reports.push({ file: name, offsetBytes: 0, droppedBytes: bytes.length, kind: "BadSegmentHeader", damage: "torn-tail" });
-        removals.push(path);
+      if (isTail && records.length === 0) {
+        if (bytes.length <= SEGMENT_HEADER_BYTES || allZero(bytes)) {
+          // Its header never made durable and nothing written after it (e.g. a size extended
+          // over zeros): a torn creation. Nothing is in it to keep.
+          reports.push({ file: name, offsetBytes: 0, droppedBytes: bytes.length, kind: "BadSegmentHeader", damage: "torn-tail" });
+          removals.push(path);
+        } else {
+          // Bytes we cannot read (a newer format version, or garbage): never delete them.
+          const r: RecoveryReport = { file: name, offsetBytes: 0, droppedBytes: bytes.length, kind: "BadSegmentHeader", damage: "unreadable-segment" };
+          reports.push(r);
+          asides.push({ no: segmentNo, report: r });
+        }
         continue;
       }
       // A header is durable before any record is written: a bad one with records is damage.
       damaged = true;
-      noteDamage({ file: name, offsetBytes: 0, droppedBytes: SEGMENT_HEADER_BYTES, kind: "BadSegmentHeader", damage: "corruption" });
+      const r: RecoveryReport = { file: name, offsetBytes: 0, droppedBytes: SEGMENT_HEADER_BYTES, kind: "BadSegmentHeader", damage: "corruption" };
+      segReports.push(r);
+      noteDamage(r);
     }
+    const lastValidEnd = records.length ? records[records.length - 1]!.endBytes : SEGMENT_HEADER_BYTES;
+    /**
+     * Damage at `offsetBytes` in the newest segment with valid records after it: could it and
+     * everything after it be one unsynced last write (see MAX_GROUP_COMMIT_BYTES)?
+     */
+    const tornWrite = (offsetBytes: number): boolean =>
+      isTail && (syncKind !== "always" || lastValidEnd - offsetBytes <= MAX_GROUP_COMMIT_BYTES);
     let cutAt: number | undefined;
+    /** A torn last write was found: nothing after it is replayed. */
+    let stop = false;
     let maxSeq = 0;
     let ri = 0;
+    const cutTornWrite = (offsetBytes: number, kind: RecoveryReport["kind"], firstDropped: number): void => {
+      let to: number | undefined;
+      for (let j = firstDropped; j < records.length; j++) {
+        const s = seqOf(bytes, records[j]!);
+        if (s > 0) to = Math.max(to ?? 0, s);
+      }
+      const r: RecoveryReport = { file: name, offsetBytes, droppedBytes: bytes.length - offsetBytes, kind, damage: "torn-write" };
+      noteDamage(r);
+      if (r.lostSeqs && to !== undefined) r.lostSeqs.to = to;
+      if (!damaged) {
+        cutAt = offsetBytes;
+        cuts.push({ path, name, atBytes: offsetBytes, bytes, report: r, copy: true });
+      }
+      stop = true;
+    };
     const regionAt = (g: Region): void => {
-      const torn = isNewest && !g.followedByValid;
+      if (isTail && g.followedByValid && tornWrite(g.offsetBytes)) return cutTornWrite(g.offsetBytes, g.kind, g.beforeRecord);
+      const torn = isTail && !g.followedByValid;
       if (torn) cutAt = g.offsetBytes;
       else damaged = true;
-      noteDamage({ file: name, offsetBytes: g.offsetBytes, droppedBytes: g.endBytes - g.offsetBytes, kind: g.kind, damage: torn ? "torn-tail" : "corruption" });
+      const r: RecoveryReport = { file: name, offsetBytes: g.offsetBytes, droppedBytes: g.endBytes - g.offsetBytes, kind: g.kind, damage: torn ? "torn-tail" : "corruption" };
+      if (!torn) segReports.push(r);
+      noteDamage(r);
     };
-    for (let i = 0; i < records.length; i++) {
-      while (ri < regions.length && regions[ri]!.beforeRecord === i) regionAt(regions[ri++]!);
+    for (let i = 0; i < records.length && !stop; i++) {
+      while (ri < regions.length && regions[ri]!.beforeRecord === i && !stop) regionAt(regions[ri++]!);
+      if (stop) break;
       const rec = records[i]!;
       let entry: WalEntry;
       try {
@@ -253,31 +356,63 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
         if (!(e instanceof CorruptionError)) throw e;
         // The CRC matched but the payload does not decode: damage all the same.
         const last = i === records.length - 1 && ri === regions.length;
-        const torn = isNewest && last;
+        if (!last && tornWrite(rec.offsetBytes)) {
+          cutTornWrite(rec.offsetBytes, "BadPayload", i + 1);
+          break;
+        }
+        const torn = isTail && last;
         if (torn) cutAt = rec.offsetBytes;
         else damaged = true;
-        noteDamage({ file: name, offsetBytes: rec.offsetBytes, droppedBytes: rec.endBytes - rec.offsetBytes, kind: "BadPayload", damage: torn ? "torn-tail" : "corruption" });
+        const r: RecoveryReport = { file: name, offsetBytes: rec.offsetBytes, droppedBytes: rec.endBytes - rec.offsetBytes, kind: "BadPayload", damage: torn ? "torn-tail" : "corruption" };
+        if (!torn) segReports.push(r);
+        noteDamage(r);
         continue;
       }
       noteSeq(entry.seq);
       maxSeq = Math.max(maxSeq, entry.seq);
-      if (!refusing) onEntry(entry);
+      onEntry(entry);
     }
-    while (ri < regions.length) regionAt(regions[ri++]!);
+    while (ri < regions.length && !stop) regionAt(regions[ri++]!);
     if (damaged) {
       // Kept whole, bytes untouched: the caller moves it aside once its writes are flushed.
       salvaged.push(segmentNo);
+      damagedSegs.push({ no: segmentNo, maxSeq, reports: segReports });
       segments.push({ segmentNo, sizeBytes: bytes.length, maxSeq });
       continue;
     }
-    if (cutAt !== undefined) cuts.push({ path, atBytes: cutAt });
+    if (cutAt !== undefined && !cuts.some((c) => c.path === path)) {
+      const r = reports[reports.length - 1]!;
+      cuts.push({ path, name, atBytes: cutAt, bytes, report: r, copy: false });
+    }
     segments.push({ segmentNo, sizeBytes: cutAt ?? bytes.length, maxSeq });
   }
 
-  const corruption = reports.filter((r) => r.damage === "corruption");
+  // Refuse unless salvaging, or unless every write the damaged segment held, lost ones
+  // included, is already in SSTables (then nothing is lost: the segment is moved aside).
+  let refusing = false;
+  for (const d of damagedSegs) {
+    const flushed = d.maxSeq <= flushedSeq && d.reports.every((r) => r.lostSeqs?.to !== undefined && r.lostSeqs.to <= flushedSeq);
+    if (flushed) for (const r of d.reports) r.alreadyFlushed = true;
+    else if (!salvage) refusing = true;
+  }
+  const corruption = reports.filter((r) => r.damage === "corruption" && !r.alreadyFlushed);
   if (refusing) throw new WalCorruptionError(corruption, flushedSeq, options.fix);
 
   for (const c of cuts) {
+    if (c.copy) {
+      // Keep the whole segment before cutting a torn write off it: the cut may be wrong
+      // (damage that only looks like a torn write), and these bytes are the only copy.
+      const copiedTo = asideName(vfs, dir, c.name, "torn", nowMs);
+      const f = vfs.open(joinPath(dir, copiedTo), "create");
+      try {
+        f.append(c.bytes);
+        await f.datasync();
+      } finally {
+        f.close();
+      }
+      vfs.syncDir(dir);
+      c.report.copiedTo = copiedTo;
+    }
     const f = vfs.open(c.path, "append");
     try {
       f.truncate(c.atBytes);
@@ -287,8 +422,16 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
     }
   }
   for (const p of removals) vfs.remove(p);
-  if (removals.length) vfs.syncDir(dir);
-  return { segments, reports, salvaged };
+  for (const a of asides) {
+    const movedTo = asideName(vfs, dir, a.report.file, "corrupt", nowMs);
+    vfs.rename(joinPath(dir, a.report.file), joinPath(dir, movedTo));
+    a.report.movedTo = movedTo;
+  }
+  if (removals.length || asides.length) vfs.syncDir(dir);
+  let nextSegmentNo = 1;
+  for (const s of segments) nextSegmentNo = Math.max(nextSegmentNo, s.segmentNo + 1);
+  for (const a of asides) nextSegmentNo = Math.max(nextSegmentNo, a.no + 1);
+  return { segments, reports, salvaged, nextSegmentNo };
 }
 
 /**
@@ -297,12 +440,25 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
  * their reports. REQUIRES: their valid records are durable elsewhere (flushed).
  */
 export function moveSegmentsAside(vfs: Vfs, dir: string, segmentNos: number[], reports: RecoveryReport[], nowMs = Date.now()): void {
-  const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
   for (const no of segmentNos) {
     const name = segmentFileName(no);
-    const movedTo = `${name}.corrupt-${stamp}`;
+    const movedTo = asideName(vfs, dir, name, "corrupt", nowMs);
     vfs.rename(joinPath(dir, name), joinPath(dir, movedTo));
     for (const r of reports) if (r.file === name) r.movedTo = movedTo;
   }
   if (segmentNos.length) vfs.syncDir(dir);
+}
+
+/** `<name>.<what>-<YYYYMMDDTHHMMSSZ>`, with a `-<n>` suffix if that name is taken. */
+function asideName(vfs: Vfs, dir: string, name: string, what: string, nowMs: number): string {
+  const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, "").replace(/\.\d+/, "");
+  let out = `${name}.${what}-${stamp}`;
+  for (let n = 2; vfs.exists(joinPath(dir, out)); n++) out = `${name}.${what}-${stamp}-${n}`;
+  return out;
+}
+
+/** True when every byte is zero (a file extended but never written). */
+function allZero(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }

@@ -4,7 +4,10 @@
 // - Records are written in the order `append` was called, each wholly inside one segment.
 // - In "always" mode a record's `apply` callback runs, and its promise resolves, only after
 //   the bytes are on disk (fdatasync). Records that arrive while a sync is in flight wait
-//   and go to disk together in the next write + sync (group commit).
+//   and go to disk together in the next write + sync (group commit), at most
+//   MAX_GROUP_COMMIT_BYTES per write (a larger single record alone): recovery relies on it.
+// - A roll fdatasyncs the old segment in every sync mode: only the newest segment can hold
+//   unsynced bytes after a power cut (recovery cuts damage only there).
 // - A failed write is cut back off the file, so the segment never holds a partial record
 //   followed by good ones; its callers get the error. A failed fdatasync poisons the
 //   writer: after EIO the kernel may have dropped the dirty pages, so no later write can be
@@ -18,7 +21,7 @@
 import { ClosedError, IoError } from "../errors.ts";
 import { joinPath } from "../vfs/vfs.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
-import { SEGMENT_HEADER_BYTES, segmentFileName } from "./format.ts";
+import { MAX_GROUP_COMMIT_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./format.ts";
 import { encodeSegmentHeader } from "./record.ts";
 
 export type SyncMode = { kind: "always" } | { kind: "interval"; intervalMs: number } | { kind: "none" };
@@ -164,10 +167,17 @@ export class WalWriter implements WalSink {
           for (const w of waiters) w();
           continue;
         }
-        const batch = this.pending;
-        const bytes = this.pendingBytes;
-        this.pending = [];
-        this.pendingBytes = 0;
+        // At most MAX_GROUP_COMMIT_BYTES per write (a larger single record goes alone): recovery
+        // relies on it to tell a torn last write from corruption. The rest waits, in order.
+        let n = 0;
+        let bytes = 0;
+        while (n < this.pending.length && (n === 0 || bytes + this.pending[n]!.record.length <= MAX_GROUP_COMMIT_BYTES)) {
+          bytes += this.pending[n]!.record.length;
+          n++;
+        }
+        const batch = n === this.pending.length ? this.pending : this.pending.slice(0, n);
+        this.pending = n === this.pending.length ? [] : this.pending.slice(n);
+        this.pendingBytes -= bytes;
         await this.writeBatch(batch, bytes);
       }
     } finally {
@@ -257,20 +267,20 @@ export class WalWriter implements WalSink {
   }
 
   private async roll(): Promise<void> {
-    if (this.options.sync.kind !== "none") {
-      try {
-        await this.file.datasync();
-      } catch (e) {
-        // The same rule as any failed fdatasync: after EIO the kernel may have dropped this
-        // segment's dirty pages (in interval mode, acknowledged writes) and a later sync
-        // would "succeed" without them. Refuse further writes; a restart replays the disk.
-        this.failure = new IoError(
-          "wal",
-          `fdatasync of ${segmentFileName(this.segmentNoValue)} before starting the next segment failed; refusing further writes, restart the node to recover from the log`,
-          e,
-        );
-        throw this.failure;
-      }
+    // In EVERY sync mode (once per segment is cheap): recovery cuts damage only in the newest
+    // segment; an unsynced tail left in an older one would read as corruption after a power cut.
+    try {
+      await this.file.datasync();
+    } catch (e) {
+      // The same rule as any failed fdatasync: after EIO the kernel may have dropped this
+      // segment's dirty pages (in interval mode, acknowledged writes) and a later sync
+      // would "succeed" without them. Refuse further writes; a restart replays the disk.
+      this.failure = new IoError(
+        "wal",
+        `fdatasync of ${segmentFileName(this.segmentNoValue)} before starting the next segment failed; refusing further writes, restart the node to recover from the log`,
+        e,
+      );
+      throw this.failure;
     }
     // Create the next segment before letting go of this one, so a failure leaves a usable file.
     const next = await createSegment(this.vfs, this.dir, this.segmentNoValue + 1);

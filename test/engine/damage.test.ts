@@ -3,7 +3,7 @@
 // (keys still listed), a full disk at start (read-only), a failed flush (no partial file
 // left, close reports it).
 import { describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Db } from "../../src/engine/db.ts";
 import type { Logger } from "../../src/engine/options.ts";
@@ -13,7 +13,7 @@ import { TableReader } from "../../src/sstable/table_reader.ts";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
 import { RealFs } from "../../src/vfs/real_fs.ts";
 import { scanRecords } from "../../src/wal/record.ts";
-import { SEGMENT_HEADER_BYTES } from "../../src/wal/format.ts";
+import { MAX_GROUP_COMMIT_BYTES, SEGMENT_HEADER_BYTES } from "../../src/wal/format.ts";
 import { WalCorruptionError } from "../../src/wal/recovery.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -24,13 +24,27 @@ function capture(): Logger & { lines: string[] } {
   return { lines, info: (m) => lines.push(`INFO ${m}`), warn: (m) => lines.push(`WARN ${m}`), error: (m) => lines.push(`ERROR ${m}`) };
 }
 
-/** Writes `batches` batches of 50 points (batch b: key s<b%7>, ts T0 + b*50 + i) and crashes (no close). */
-async function writeAndCrash(dir: string, batches: number): Promise<void> {
+/**
+ * Writes `batches` batches of 50 points (batch b: key s<b%7>, ts T0 + b*50 + i) and crashes
+ * (no close). With `pastWindow`, then writes batches of incompressible points under key
+ * "filler" until more than MAX_GROUP_COMMIT_BYTES of the same segment follows the first
+ * batches: damage in them then lies outside the last group-commit write (it held
+ * acknowledged writes, so it is corruption, not a torn last write). Returns the last seq.
+ */
+async function writeAndCrash(dir: string, batches: number, pastWindow = false): Promise<number> {
   const db = await Db.open(dir, { autoCompact: false });
   for (let b = 1; b <= batches; b++) {
     await db.putMany(Array.from({ length: 50 }, (_, i) => ({ key: `s${b % 7}`, ts: T0 + b * 50 + i, value: b * 1000 + i })));
   }
+  let seq = batches;
+  const size = () => walSegments(dir).reduce((n, s) => n + statSync(join(dir, "wal", s)).size, 0);
+  const start = size();
+  for (let b = 0; pastWindow && size() - start <= MAX_GROUP_COMMIT_BYTES + 4096; b++) {
+    await db.putMany(Array.from({ length: 5000 }, (_, i) => ({ key: "filler", ts: T0 + b * 5000 + i, value: Math.sin(b * 5000 + i) })));
+    seq++;
+  }
   // No close: the WAL holds everything (a later open takes over our own pid's lock).
+  return seq;
 }
 
 function walSegments(dir: string): string[] {
@@ -41,12 +55,12 @@ describe("WAL damage through the engine", () => {
   test("MidLogFlip: the open is refused; with salvage every batch but the damaged one is back, flushed, and the segment kept aside", async () => {
     const d = tempDir("wal-midlog");
     try {
-      await writeAndCrash(d.path, 400);
+      const lastSeq = await writeAndCrash(d.path, 400, true);
       const seg = walSegments(d.path)[0]!;
       const path = join(d.path, "wal", seg);
       const bytes = readFileSync(path);
       const recs = scanRecords(bytes, SEGMENT_HEADER_BYTES).records;
-      expect(recs.length).toBe(400);
+      expect(recs.length).toBe(lastSeq);
       const victim = recs[150]!; // write batch 151
       bytes[victim.offsetBytes + 20]! ^= 0x01;
       writeFileSync(path, bytes);
@@ -71,7 +85,7 @@ describe("WAL damage through the engine", () => {
         expect(pts.length).toBe(b === 151 ? 0 : 50);
         if (b !== 151) expect(pts[49]!.value).toBe(b * 1000 + 49);
       }
-      expect(db.stats().flushedSeq).toBe(400); // salvaged writes are in an SSTable now
+      expect(db.stats().flushedSeq).toBe(lastSeq); // salvaged writes are in an SSTable now
       await db.put("after", 1, T0);
       await db.close();
 
@@ -99,6 +113,120 @@ describe("WAL damage through the engine", () => {
       await db.close();
     } finally {
       d.cleanup();
+    }
+  });
+});
+
+describe("WAL power-cut shapes that are not corruption, through the engine", () => {
+  test("TornLastWrite: the last (unacknowledged) write persisted out of order: the node starts, cuts at the damage, keeps a copy, warns", async () => {
+    const d = tempDir("wal-tornwrite");
+    try {
+      await writeAndCrash(d.path, 20);
+      const seg = walSegments(d.path).at(-1)!;
+      const path = join(d.path, "wal", seg);
+      const bytes = readFileSync(path);
+      const recs = scanRecords(bytes, SEGMENT_HEADER_BYTES).records;
+      // Batches 19..20 were the last group-commit write: 19's page never written back, 20's was.
+      const damaged = Buffer.from(bytes);
+      damaged.fill(0, recs[18]!.offsetBytes, recs[18]!.endBytes);
+      writeFileSync(path, damaged);
+      const log = capture();
+      const db = await Db.open(d.path, { logger: log });
+      const rec = db.stats().recovery;
+      expect(rec.map((r) => [r.file, r.damage, r.lostSeqs])).toEqual([[seg, "torn-write", { from: 19, to: 20 }]]);
+      expect(readFileSync(join(d.path, "wal", rec[0]!.copiedTo!))).toEqual(damaged); // kept as found
+      expect(log.lines.some((l) => l.startsWith("WARN") && l.includes("torn last write") && l.includes("seq 19..20"))).toBe(true);
+      for (let b = 1; b <= 20; b++) expect([...db.range(`s${b % 7}`, T0 + b * 50, T0 + b * 50 + 49)].length).toBe(b <= 18 ? 50 : 0);
+      await db.put("after", 1, T0);
+      await db.close();
+      const db2 = await Db.open(d.path);
+      expect(db2.stats().recovery).toEqual([]);
+      expect(db2.get("after")?.value).toBe(1);
+      await db2.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  test("FlushedWalDamage: damage in a WAL segment whose writes are all in SSTables: the node starts, the segment is moved aside, a WARN says nothing is lost", async () => {
+    const d = tempDir("wal-flushed");
+    try {
+      const db = await Db.open(d.path, { autoCompact: false });
+      for (let b = 1; b <= 50; b++) await db.putMany(Array.from({ length: 50 }, (_, i) => ({ key: `s${b % 7}`, ts: T0 + b * 50 + i, value: b })));
+      const seg = walSegments(d.path)[0]!;
+      const saved = readFileSync(join(d.path, "wal", seg));
+      await db.flush();
+      await db.close();
+      const more = await Db.open(d.path, { autoCompact: false });
+      await more.put("later", 1, T0); // a newer segment holds a record; no close (crash)
+      // The segment comes back (its unlink never made durable) with a hole where writeback never reached.
+      const recs = scanRecords(saved, SEGMENT_HEADER_BYTES).records;
+      saved.fill(0, recs[10]!.offsetBytes, recs[10]!.offsetBytes + 30);
+      writeFileSync(join(d.path, "wal", seg), saved);
+      const log = capture();
+      const db2 = await Db.open(d.path, { logger: log });
+      const rec = db2.stats().recovery;
+      expect(rec.map((r) => [r.file, r.damage, r.alreadyFlushed])).toEqual([[seg, "corruption", true]]);
+      expect(readFileSync(join(d.path, "wal", rec[0]!.movedTo!))).toEqual(saved);
+      expect(walSegments(d.path)).not.toContain(seg);
+      expect(log.lines.some((l) => l.startsWith("WARN") && l.includes(seg) && l.includes("already in SSTables"))).toBe(true);
+      expect(log.lines.some((l) => l.startsWith("ERROR"))).toBe(false);
+      for (let b = 1; b <= 50; b++) expect([...db2.range(`s${b % 7}`, T0 + b * 50, T0 + b * 50 + 49)].length).toBe(50);
+      expect(db2.get("later")?.value).toBe(1);
+      await db2.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  test("UnreadableNewestSegment: a newest segment with a bad header and unknown records is moved aside (not deleted) and its number is not reused", async () => {
+    const d = tempDir("wal-unreadable");
+    try {
+      await writeAndCrash(d.path, 20);
+      const seg = walSegments(d.path).at(-1)!;
+      const path = join(d.path, "wal", seg);
+      const bytes = readFileSync(path);
+      const recs = scanRecords(bytes, SEGMENT_HEADER_BYTES).records;
+      bytes[4] = 9; // e.g. written by a newer format version
+      for (const r of recs) bytes[r.offsetBytes + 8] = 0x7f; // unknown record types
+      writeFileSync(path, bytes);
+      const log = capture();
+      const db = await Db.open(d.path, { logger: log });
+      const rec = db.stats().recovery;
+      expect(rec.map((r) => [r.file, r.damage])).toEqual([[seg, "unreadable-segment"]]);
+      expect(readFileSync(join(d.path, "wal", rec[0]!.movedTo!))).toEqual(bytes);
+      const next = walSegments(d.path);
+      expect(next.length).toBe(1);
+      expect(next[0]! > seg).toBe(true); // a new number, never the moved-aside one
+      await db.put("after", 1, T0);
+      await db.close();
+      const db2 = await Db.open(d.path);
+      expect(db2.get("after")?.value).toBe(1);
+      await db2.close();
+    } finally {
+      d.cleanup();
+    }
+  });
+
+  test("RollSyncsInEveryMode: under --sync none a power cut keeps every record of the segments before the last roll", async () => {
+    for (const seed of [1, 2, 3]) {
+      const fs = new MemFs({ seed });
+      const db = await Db.open("/db", { vfs: fs, sync: "none", autoCompact: false, walSegmentBytes: 4096 });
+      for (let b = 1; b <= 60; b++) await db.putMany(Array.from({ length: 20 }, (_, i) => ({ key: `s${b % 7}`, ts: T0 + b * 20 + i, value: Math.sin(b * 20 + i) })));
+      const segs = fs.list("/db/wal").filter((n) => n.endsWith(".wal")).sort();
+      expect(segs.length).toBeGreaterThan(3);
+      // Batches whose records lie in a segment before the active one: rolled, so durable.
+      const rolled = new Set<number>();
+      for (const s of segs.slice(0, -1)) {
+        for (const r of scanRecords(fs.readFile(`/db/wal/${s}`), SEGMENT_HEADER_BYTES).records) {
+          rolled.add(new DataView(r.payload.buffer, r.payload.byteOffset).getUint32(0, true));
+        }
+      }
+      const after = fs.powerCut();
+      const db2 = await Db.open("/db", { vfs: after, sync: "none", autoCompact: false });
+      for (const b of rolled) expect([...db2.range(`s${b % 7}`, T0 + b * 20, T0 + b * 20 + 19)].length).toBe(20);
+      expect(db2.stats().recovery.filter((r) => r.damage === "corruption")).toEqual([]);
+      await db2.close();
     }
   });
 });

@@ -5,8 +5,9 @@ import { describe, expect, test } from "bun:test";
 import { MemFs } from "../../src/vfs/mem_fs.ts";
 import { encodeDelete, encodePutBatch, groupPoints } from "../../src/wal/batch.ts";
 import type { WalEntry } from "../../src/wal/batch.ts";
-import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "../../src/wal/format.ts";
+import { MAX_GROUP_COMMIT_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "../../src/wal/format.ts";
 import { encodeSegmentHeader } from "../../src/wal/record.ts";
+import { WalWriter } from "../../src/wal/writer.ts";
 import { WalCorruptionError, recoverWal } from "../../src/wal/recovery.ts";
 import type { RecoveryResult } from "../../src/wal/recovery.ts";
 
@@ -58,6 +59,25 @@ async function recover(fs: MemFs, salvage = false): Promise<{ seqs: number[]; re
 }
 
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+/**
+ * Seqs from `from` on whose records hold more than MAX_GROUP_COMMIT_BYTES: written after a
+ * damaged record, they put it outside the last group-commit write, so the damage held
+ * acknowledged writes (corruption, not a torn last write).
+ */
+const pastWindowCache = new Map<number, number[]>();
+function pastWindow(from: number): number[] {
+  const cached = pastWindowCache.get(from);
+  if (cached) return cached;
+  const out: number[] = [];
+  pastWindowCache.set(from, out);
+  for (let bytes = 0, s = from; bytes <= MAX_GROUP_COMMIT_BYTES; s++) {
+    out.push(s);
+    bytes += record(s).length;
+  }
+  return out;
+}
+const LAST = (from: number) => pastWindow(from).at(-1)!;
 
 describe("WAL recovery: torn tails are cut", () => {
   test("TornTail: the newest segment's last record cut short is dropped, the rest replayed", async () => {
@@ -114,7 +134,7 @@ describe("WAL recovery: torn tails are cut", () => {
 describe("WAL recovery: corruption followed by valid records", () => {
   test("MidLogFlip: refused without salvage, nothing changed on disk; the error names file, offset, bytes and --salvage", async () => {
     const fs = fresh();
-    const offsets = await writeSegment(fs, 1, range(1, 200));
+    const offsets = await writeSegment(fs, 1, [...range(1, 200), ...pastWindow(201)]);
     flip(fs, 1, offsets[50]! + RECORD_HEADER_BYTES + 4); // inside write batch 51's payload
     const before = fs.readFile(`${DIR}/${segmentFileName(1)}`).slice();
     let err: unknown;
@@ -134,10 +154,10 @@ describe("WAL recovery: corruption followed by valid records", () => {
 
   test("MidLogFlip with salvage: every record after the damage is replayed and the loss is reported exactly", async () => {
     const fs = fresh();
-    const offsets = await writeSegment(fs, 1, range(1, 200));
+    const offsets = await writeSegment(fs, 1, [...range(1, 200), ...pastWindow(201)]);
     flip(fs, 1, offsets[50]! + RECORD_HEADER_BYTES + 4);
     const { seqs, result } = await recover(fs, true);
-    expect(seqs).toEqual([...range(1, 50), ...range(52, 200)]);
+    expect(seqs).toEqual([...range(1, 50), ...range(52, LAST(201))]);
     expect(result.reports).toEqual([
       {
         file: segmentFileName(1),
@@ -150,16 +170,16 @@ describe("WAL recovery: corruption followed by valid records", () => {
     ]);
     expect(result.salvaged).toEqual([1]);
     // The segment is left whole for the engine to move aside after flushing.
-    expect(fs.readFile(`${DIR}/${segmentFileName(1)}`).length).toBe(offsets[199]! + record(200).length);
+    expect(fs.readFile(`${DIR}/${segmentFileName(1)}`).length).toBe(offsets.at(-1)! + record(LAST(201)).length);
   });
 
   test("MidLogBadLength: a flipped length byte (the record claims 2 GB) resynchronises on the next record", async () => {
     const fs = fresh();
-    const offsets = await writeSegment(fs, 1, range(1, 30));
+    const offsets = await writeSegment(fs, 1, [...range(1, 30), ...pastWindow(31)]);
     flip(fs, 1, offsets[10]! + 7); // high byte of the length
     await expect(recover(fs)).rejects.toBeInstanceOf(WalCorruptionError);
     const { seqs, result } = await recover(fs, true);
-    expect(seqs).toEqual([...range(1, 10), ...range(12, 30)]);
+    expect(seqs).toEqual([...range(1, 10), ...range(12, LAST(31))]);
     expect(result.reports.map((r) => [r.kind, r.lostSeqs])).toEqual([["BadLength", { from: 11, to: 11 }]]);
   });
 
@@ -188,11 +208,11 @@ describe("WAL recovery: corruption followed by valid records", () => {
 
   test("TwoDamagedRegions: each is reported with its own lost range", async () => {
     const fs = fresh();
-    const offsets = await writeSegment(fs, 1, range(1, 100));
+    const offsets = await writeSegment(fs, 1, [...range(1, 100), ...pastWindow(101)]);
     flip(fs, 1, offsets[9]! + RECORD_HEADER_BYTES);
     flip(fs, 1, offsets[59]! + 1); // the CRC itself
     const { seqs, result } = await recover(fs, true);
-    expect(seqs).toEqual([...range(1, 9), ...range(11, 59), ...range(61, 100)]);
+    expect(seqs).toEqual([...range(1, 9), ...range(11, 59), ...range(61, LAST(101))]);
     expect(result.reports.map((r) => r.lostSeqs)).toEqual([
       { from: 10, to: 10 },
       { from: 60, to: 60 },
@@ -211,10 +231,138 @@ describe("WAL recovery: corruption followed by valid records", () => {
       f.append(r);
       at += r.length;
     }
+    for (const s of pastWindow(11)) f.append(record(s));
     await f.datasync();
     f.close();
     flip(fs, 1, offsets[3]! + RECORD_HEADER_BYTES + 9);
     const { seqs } = await recover(fs, true);
-    expect(seqs).toEqual([1, 2, 3, 5, 6, 7, 8, 9, 10]);
+    expect(seqs).toEqual([1, 2, 3, ...range(5, LAST(11))]);
+  });
+});
+
+// Power-cut shapes that look like mid-log damage but hold nothing acknowledged (or nothing
+// not already in SSTables): the node must start, cut or move aside, keep a copy, and report.
+describe("WAL recovery: power cuts are not corruption", () => {
+  /** Zeros over record `i` (its page never written back while a later page was). */
+  function zeroRecord(fs: MemFs, no: number, offsets: number[], i: number): void {
+    const path = `${DIR}/${segmentFileName(no)}`;
+    const bytes = fs.readFile(path).slice();
+    bytes.fill(0, offsets[i]!, offsets[i + 1]!);
+    const f = fs.open(path, "create");
+    f.append(bytes);
+    f.close();
+  }
+
+  test("TornLastWrite: damage inside the final group-commit write, valid records after it: cut there, a copy kept, the dropped seqs reported", async () => {
+    const fs = fresh();
+    const offsets = await writeSegment(fs, 1, range(1, 200));
+    zeroRecord(fs, 1, offsets, 189); // seq 190 lost its page, 191..200 made it
+    const before = fs.readFile(`${DIR}/${segmentFileName(1)}`).slice();
+    const nowMs = Date.UTC(2026, 10, 22, 1, 2, 3);
+    const seqs: number[] = [];
+    const result = await recoverWal(fs, DIR, (e) => seqs.push(e.seq), { nowMs });
+    expect(seqs).toEqual(range(1, 189));
+    const copy = `${segmentFileName(1)}.torn-20261122T010203Z`;
+    expect(result.reports).toEqual([
+      {
+        file: segmentFileName(1),
+        offsetBytes: offsets[189]!,
+        droppedBytes: before.length - offsets[189]!,
+        kind: "ChecksumMismatch",
+        damage: "torn-write",
+        lostSeqs: { from: 190, to: 200 },
+        copiedTo: copy,
+      },
+    ]);
+    expect(result.salvaged).toEqual([]);
+    expect(fs.readFile(`${DIR}/${segmentFileName(1)}`).length).toBe(offsets[189]!);
+    expect(fs.readFile(`${DIR}/${copy}`)).toEqual(before); // the whole segment, as found
+  });
+
+  test("TornWriteOutsideWindow: damage with more than MAX_GROUP_COMMIT_BYTES of valid records after it is corruption under --sync always", async () => {
+    const fs = fresh();
+    const offsets = await writeSegment(fs, 1, [...range(1, 20), ...pastWindow(21)]);
+    zeroRecord(fs, 1, offsets, 10);
+    await expect(recoverWal(fs, DIR, () => {}, { syncKind: "always" })).rejects.toBeInstanceOf(WalCorruptionError);
+    expect(fs.list(DIR)).toEqual([segmentFileName(1)]); // nothing cut, nothing copied
+  });
+
+  test("TornWriteSyncNone: with --sync none or interval the same damage is cut as a torn write, however far from the end", async () => {
+    for (const syncKind of ["none", "interval"] as const) {
+      const fs = fresh();
+      const offsets = await writeSegment(fs, 1, [...range(1, 20), ...pastWindow(21)]);
+      zeroRecord(fs, 1, offsets, 10);
+      const seqs: number[] = [];
+      const result = await recoverWal(fs, DIR, (e) => seqs.push(e.seq), { syncKind });
+      expect(seqs).toEqual(range(1, 10));
+      expect(result.reports.map((r) => [r.damage, r.lostSeqs])).toEqual([["torn-write", { from: 11, to: LAST(21) }]]);
+      expect(fs.list(DIR).some((n) => n.startsWith(`${segmentFileName(1)}.torn-`))).toBe(true);
+    }
+  });
+
+  test("TornTailBeforeEmptySegment: a torn tail of segment N followed only by N+1 holding a header is a tear, not corruption", async () => {
+    const fs = fresh();
+    const offsets = await writeSegment(fs, 1, range(1, 30));
+    const path = `${DIR}/${segmentFileName(1)}`;
+    const f = fs.open(path, "append");
+    f.truncate(offsets[29]! + 5); // seq 30 torn
+    f.close();
+    await writeSegment(fs, 2, []); // created by the roll, header only
+    const { seqs, result } = await recover(fs);
+    expect(seqs).toEqual(range(1, 29));
+    expect(result.reports.map((r) => [r.file, r.damage, r.lostSeqs])).toEqual([[segmentFileName(1), "torn-tail", { from: 30 }]]);
+    expect(fs.readFile(path).length).toBe(offsets[29]!);
+  });
+
+  test("UnreadableNewestSegment: a bad header and no recognisable record, but bytes in it: moved aside, its number never reused", async () => {
+    const fs = fresh();
+    await writeSegment(fs, 1, range(1, 5));
+    const f = fs.open(`${DIR}/${segmentFileName(2)}`, "create");
+    const junk = new Uint8Array(3000).map((_, i) => (i * 37 + 11) & 0xff); // e.g. a newer format
+    f.append(junk);
+    await f.datasync();
+    f.close();
+    const { seqs, result } = await recover(fs);
+    expect(seqs).toEqual(range(1, 5));
+    expect(result.reports.map((r) => [r.file, r.damage])).toEqual([[segmentFileName(2), "unreadable-segment"]]);
+    const movedTo = result.reports[0]!.movedTo!;
+    expect(movedTo).toMatch(new RegExp(`^${segmentFileName(2)}\\.corrupt-\\d{8}T\\d{6}Z$`));
+    expect(fs.readFile(`${DIR}/${movedTo}`)).toEqual(junk);
+    expect(fs.exists(`${DIR}/${segmentFileName(2)}`)).toBe(false);
+    expect(result.nextSegmentNo).toBe(3);
+  });
+
+  test("FlushedDamage: mid-log damage where every write is already in SSTables does not refuse; the segment is left for moving aside", async () => {
+    const fs = fresh();
+    const offsets = await writeSegment(fs, 1, [...range(1, 20), ...pastWindow(21)]);
+    await writeSegment(fs, 2, range(LAST(21) + 1, LAST(21) + 5));
+    flip(fs, 1, offsets[10]! + RECORD_HEADER_BYTES + 2);
+    // Not yet flushed: refused as before.
+    await expect(recoverWal(fs, DIR, () => {}, { flushedSeq: LAST(21) - 1 })).rejects.toBeInstanceOf(WalCorruptionError);
+    const seqs: number[] = [];
+    const result = await recoverWal(fs, DIR, (e) => seqs.push(e.seq), { flushedSeq: LAST(21) });
+    expect(result.reports.map((r) => [r.damage, r.lostSeqs, r.alreadyFlushed])).toEqual([["corruption", { from: 11, to: 11 }, true]]);
+    expect(result.salvaged).toEqual([1]);
+    expect(seqs.at(-1)).toBe(LAST(21) + 5);
+  });
+
+  test("GroupCommitCap: one write carries at most MAX_GROUP_COMMIT_BYTES (a larger record alone), in order", async () => {
+    const fs = new MemFs();
+    fs.mkdirp(DIR);
+    const w = await WalWriter.create(fs, DIR, 1, { segmentBytes: 1 << 30, sync: { kind: "always" } });
+    const writes: [number, number][] = [];
+    w.onCommit((_, start, end) => writes.push([start, end]));
+    const big = (seq: number, points: number) =>
+      encodePutBatch(seq, groupPoints(Array.from({ length: points }, (_, i) => ({ key: "k", ts: 1_767_225_600_000 + seq * 100_000 + i, value: Math.sin(seq + i) })))).slice();
+    const recs = [...range(1, 60).map((s) => big(s, 4000)), big(61, 200_000), ...range(62, 70).map((s) => big(s, 4000))];
+    const positions = await Promise.all(recs.map((r) => w.append(r, () => {})));
+    await w.close();
+    for (let i = 1; i < positions.length; i++) expect(positions[i]!.offsetBytes).toBe(positions[i - 1]!.endBytes);
+    expect(recs[60]!.length).toBeGreaterThan(MAX_GROUP_COMMIT_BYTES);
+    for (const [start, end] of writes) {
+      const one = positions.some((p) => p.offsetBytes === start && p.endBytes === end);
+      if (!one) expect(end - start).toBeLessThanOrEqual(MAX_GROUP_COMMIT_BYTES);
+    }
+    expect(writes.length).toBeGreaterThan(2);
   });
 });
