@@ -71,8 +71,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "no-fsync-sstable",
     description: "TableBuilder.finish does not fdatasync the SSTable before the manifest names it",
     file: "src/sstable/table_builder.ts",
-    search: "      await this.file.datasync();\n",
-    replace: "",
+    search: "    this.write(f.bytesSince(fStart));\n    try {\n      await this.file.datasync();\n",
+    replace: "    this.write(f.bytesSince(fStart));\n    try {\n",
     tests: ["test/engine/powercut.test.ts", "test/engine/model.test.ts"],
   },
   {
