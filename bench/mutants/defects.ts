@@ -970,4 +970,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "lastSegment + 1",
     tests: ["test/engine/damage.test.ts"],
   },
+  {
+    name: "retention-stamped-never-counts",
+    description: "points the node stamps with a sane clock never count as stored, so a node fed only such points freezes its retention a day after a restart",
+    file: "src/engine/db.ts",
+    search: "      if (stamped && this.newestTsMs !== undefined && now <= this.newestTsMs + this.opts.retentionClockLeadMs) this.noteTs(now);",
+    replace: "",
+    tests: ["test/engine/retention.test.ts"],
+  },
 ];

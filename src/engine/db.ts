@@ -413,6 +413,7 @@ export class Db {
     // Newest timestamp the caller gave; points without one are stamped with the clock and
     // never lift the retention clock bound (engine/retention.ts).
     let newest: number | undefined;
+    let stamped = false;
     let lastKey: string | null = null;
     for (let i = 0; i < points.length; i++) {
       const p = points[i]!;
@@ -429,6 +430,8 @@ export class Db {
       if (p.ts !== undefined) {
         checkTs(p.ts);
         if (newest === undefined || p.ts > newest) newest = p.ts;
+      } else {
+        stamped = true;
       }
       checkValue(p.value, i);
     }
@@ -456,6 +459,11 @@ export class Db {
       for (const g of groups) mem.putSeries(g.key, g.ts, g.vals);
       mem.noteSeq(seq);
       if (newest !== undefined) this.noteTs(newest);
+      // A point stamped with the clock counts as stored data only while the clock agrees
+      // with the data already stored (within the retention clock lead): otherwise a node fed
+      // only stamped points would freeze its retention (and cry "clock ahead") a day after a
+      // restart, while a clock that jumped ahead still cannot lift the bound.
+      if (stamped && this.newestTsMs !== undefined && now <= this.newestTsMs + this.opts.retentionClockLeadMs) this.noteTs(now);
       this.noteSegment(pos, seq);
       this.maybeFreeze();
     });

@@ -16,7 +16,9 @@
 // A write is checked as if its own points were already stored, so an empty database measures
 // the clock against the batch, never against nothing, and exactly what the retention would
 // drop right after the write is refused. Points written without `ts` are stamped with the
-// clock and do not lift the bound while the node runs. Limit: after a restart they are
+// clock and lift the bound only while the clock is within `maxClockLeadMs` of the newest
+// stored point (so a node fed only stamped points keeps its retention moving, and a clock
+// that jumped ahead still cannot lift it). Limit: after a restart they are
 // stored data like any other (the files do not say who chose a timestamp); that case needs
 // a persisted clock floor, not this policy.
 

@@ -89,6 +89,30 @@ describe("retention against a wrong clock, with little or nothing stored", () =>
     await db.close();
   });
 
+  test("a node fed only points it stamps itself keeps its retention moving after a restart (no false clock alarm)", async () => {
+    let now = REAL_NOW;
+    const fs = new MemFs();
+    const opts = { vfs: fs, retentionMs: 7 * DAY_MS, clock: () => now, autoCompact: false, logger: { info() {}, warn() {}, error() {} } };
+    let db = await Db.open("/db", opts);
+    await db.putMany([{ key: "s", ts: REAL_NOW, value: 0 }]);
+    await db.close();
+    db = await Db.open("/db", opts); // the newest stored point is REAL_NOW
+    for (let day = 1; day <= 30; day++) {
+      now = REAL_NOW + day * DAY_MS;
+      await db.putMany([{ key: "s", value: day }]); // no ts: stamped with the (correct) clock
+    }
+    expect(db.stats().retention.clockAhead).toBe(false);
+    expect(db.stats().retention.cutoffMs).toBe(now - 7 * DAY_MS);
+    // Only the last 7 days' points (and the one at the cutoff) remain visible.
+    expect([...db.range("s")].map((p) => p.value)).toEqual([23, 24, 25, 26, 27, 28, 29, 30]);
+    // A clock that then jumps a year ahead still cannot lift the bound with a stamp.
+    now += 365 * DAY_MS;
+    await db.putMany([{ key: "s", value: 999 }]);
+    expect(db.stats().retention.clockAhead).toBe(true);
+    expect([...db.range("s")].map((p) => p.value)).toContain(30);
+    await db.close();
+  });
+
   test("a replica with a clock a year ahead sees the snapshot it installs (the snapshot's newest point bounds the cutoff)", async () => {
     const fs = new MemFs();
     const leader = await Db.open("/leader", { vfs: fs, autoCompact: false });
