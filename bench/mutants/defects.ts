@@ -978,4 +978,22 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "",
     tests: ["test/engine/retention.test.ts"],
   },
+  {
+    name: "torn-write-without-zero-page",
+    description: "damage inside the last group-commit window is cut as a torn write without the mark of an unwritten page (zeros): a bit flip in an acknowledged record drops every record after it",
+    file: "src/wal/recovery.ts",
+    search: "tornWrite(g.offsetBytes) && holdsUnwrittenBlock(bytes, g.offsetBytes, g.endBytes)",
+    replace: "tornWrite(g.offsetBytes) && true",
+    tests: ["test/wal/recovery.test.ts", "test/engine/damage.test.ts"],
+  },
+  {
+    name: "torn-write-bad-payload",
+    description: "a record whose CRC matches but whose payload does not decode (never a power cut) is cut as a torn write when valid records follow it inside the window",
+    file: "src/wal/recovery.ts",
+    search: "        const last = i === records.length - 1 && ri === regions.length;\n",
+    replace:
+      "        const last = i === records.length - 1 && ri === regions.length;\n" +
+      '        if (!last && tornWrite(rec.offsetBytes)) {\n          cutTornWrite(rec.offsetBytes, "BadPayload", i + 1);\n          break;\n        }\n',
+    tests: ["test/wal/recovery.test.ts"],
+  },
 ];

@@ -327,7 +327,8 @@ export class Db {
       const line = `cityhall/wal: ${describeRecoveryReport(r, flushedSeq)}`;
       if (r.damage === "corruption" && r.alreadyFlushed) logger.warn(`${line} (every write in it is already in SSTables)`);
       else if (r.damage === "corruption") logger.error(`${line} (salvaged: every valid record around it was replayed)`);
-      else if (r.damage === "unreadable-segment") logger.error(line);
+      // A torn write drops records on evidence (zeros) that could still be wrong: ERROR.
+      else if (r.damage === "unreadable-segment" || r.damage === "torn-write") logger.error(line);
       else logger.warn(line);
     }
     this.maybeFreeze();

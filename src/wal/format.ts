@@ -33,7 +33,7 @@ export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024; // FROZEN
  * and not an earlier one, so the newest segment can show damaged record k followed by valid
  * records k+1.., none of them acknowledged. Recovery treats such damage as a torn last write
  * only when it and every valid record after it fit in the final MAX_GROUP_COMMIT_BYTES of the
- * newest segment (see wal/recovery.ts); lowering it is safe, raising it makes recovery cut
+ * newest segment and the damage holds an unwritten (zero) block (see wal/recovery.ts); lowering it is safe, raising it makes recovery cut
  * acknowledged writes written by an older binary as "torn" (so only ever lower it).
  */
 export const MAX_GROUP_COMMIT_BYTES = 1024 * 1024;

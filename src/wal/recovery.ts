@@ -7,14 +7,19 @@
 //   acknowledged only once its record is durable), so it is cut off and reported.
 // - A torn last write: damage in the newest segment followed by valid records, where the
 //   damage and every record after it fit in the final MAX_GROUP_COMMIT_BYTES of the segment
-//   (the writer never writes more at once): a power cut during the fdatasync of the last
-//   write can persist a later page and not an earlier one. Nothing in that write was
-//   acknowledged, so it is cut at the damage as well, but a copy of the whole segment is kept
-//   first (`<name>.torn-<time>`, never deleted) and the dropped seqs are reported. With
-//   --sync interval or none, writes after the last sync were acknowledged without
-//   durability by that mode's contract: such damage in the newest segment is cut the same
-//   way whatever its distance from the end.
-// - Corruption: anything else, i.e. a bad record followed by valid ones outside that window,
+//   (the writer never writes more at once), AND the damaged bytes hold an unwritten page: a
+//   power cut during the fdatasync of the last write can persist a later page and not an
+//   earlier one, and the file was growing, so the page never written back reads as zeros
+//   (at least one UNWRITTEN_BLOCK_BYTES-aligned block of them). A flipped bit, or a record
+//   whose CRC matches but whose payload does not decode (BadPayload), leaves no such mark and
+//   is never taken for one. Nothing in that write was acknowledged, so it is cut at the
+//   damage as well, but a copy of the whole segment is kept first (`<name>.torn-<time>`,
+//   never deleted) and the dropped seqs are reported (at ERROR by the engine: the cut could
+//   still be wrong). With --sync interval or none, writes after the last sync were
+//   acknowledged without durability by that mode's contract: such damage (zeros included)
+//   in the newest segment is cut the same way whatever its distance from the end.
+// - Corruption: anything else, i.e. a bad record followed by valid ones outside that window
+//   or without an unwritten (zero) block in the damage,
 //   a bad record anywhere in an older segment, or a damaged segment header. The bad bytes
 //   held acknowledged writes. Recovery then refuses (WalCorruptionError, naming file,
 //   offset, bytes and the fix) unless told to salvage: then every valid record before and
@@ -58,8 +63,9 @@ export interface RecoveryReport {
   droppedBytes: number;
   kind: ScanProblem | "BadPayload";
   /**
-   * "torn-tail": cut (a crash mid-append). "torn-write": damage with valid records after it,
-   * all inside the last unsynced write (cut; a copy kept in `copiedTo`). "corruption": damage
+   * "torn-tail": cut (a crash mid-append). "torn-write": damage holding an unwritten (zero)
+   * page with valid records after it, all inside the last unsynced write (cut; a copy kept in
+   * `copiedTo`). "corruption": damage
    * with valid records after it that were acknowledged. "unreadable-segment": the newest
    * segment has a bad header and no recognisable record (moved aside, `movedTo`).
    */
@@ -104,8 +110,9 @@ export interface RecoveryOptions {
   fix?: string;
   /**
    * The sync mode the node runs with (default "always"). With "interval" or "none", writes
-   * after the last sync were acknowledged without durability: damage anywhere in the newest
-   * segment followed by valid records is a torn last write, not corruption.
+   * after the last sync were acknowledged without durability: damage holding an unwritten
+   * (zero) page anywhere in the newest segment followed by valid records is a torn last write,
+   * not corruption.
    */
   syncKind?: "always" | "interval" | "none";
   /** Clock for the `.torn-` / `.corrupt-` names (tests). */
@@ -140,7 +147,9 @@ export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): s
   let seqs = "";
   if (r.damage === "torn-write") {
     const { from, to } = r.lostSeqs ?? {};
-    seqs = `, write batches seq ${from ?? "?"}..${to ?? "?"} dropped (one power-cut write: never acknowledged under --sync always; acknowledged without durability under --sync interval/none)`;
+    seqs =
+      `, write batches seq ${from ?? "?"}..${to ?? "?"} dropped (an unwritten page in one power-cut write: never acknowledged under --sync always; ` +
+      `acknowledged without durability under --sync interval/none; if they were acknowledged and durable, the copy below still holds their bytes)`;
   } else if (r.damage === "unreadable-segment") {
     seqs = ", no recognisable record in it (a newer format, or garbage); moved aside, not deleted";
   } else if (r.damage === "torn-tail") {
@@ -152,7 +161,7 @@ export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): s
     else if (to !== undefined && to <= flushedSeq) seqs = `, write batches up to seq ${to} (already in SSTables, nothing lost)`;
     else seqs = `, write batches seq ${from ?? "?"}..${to ?? "?"} lost`;
   }
-  const moved = (r.movedTo ? `, segment moved to wal/${r.movedTo}` : "") + (r.copiedTo ? `, whole segment copied to wal/${r.copiedTo}` : "");
+  const moved = (r.movedTo ? `, segment moved to wal/${r.movedTo}` : "") + (r.copiedTo ? `, whole segment as found kept in wal/${r.copiedTo}` : "");
   return `${what} in ${r.file} at offset ${r.offsetBytes}: ${r.droppedBytes} bytes (${r.kind})${seqs}${moved}`;
 }
 
@@ -184,6 +193,27 @@ function validRecordAt(bytes: Uint8Array, v: DataView, p: number): boolean {
   // Cheap filter before the CRC: every record starts with a sequence number >= 1.
   if (peekSeq(bytes, p + RECORD_HEADER_BYTES, len) < 1) return false;
   return Bun.hash.crc32(bytes.subarray(p + 8, p + RECORD_HEADER_BYTES + len)) === v.getUint32(p, true);
+}
+
+/**
+ * Size and alignment of the zero block that marks a page never written back: the smallest
+ * sector a disk writes whole, so an unwritten page (4096 bytes, or the sector itself) of a
+ * growing file always holds one. Not an on-disk format number: only recovery's evidence.
+ */
+export const UNWRITTEN_BLOCK_BYTES = 512;
+
+/**
+ * True when [fromBytes, toBytes) holds an UNWRITTEN_BLOCK_BYTES-aligned block (file offset a
+ * multiple of it) of zero bytes: the mark a torn write leaves, and bit rot does not.
+ */
+function holdsUnwrittenBlock(bytes: Uint8Array, fromBytes: number, toBytes: number): boolean {
+  const end = Math.min(toBytes, bytes.length);
+  for (let b = Math.ceil(fromBytes / UNWRITTEN_BLOCK_BYTES) * UNWRITTEN_BLOCK_BYTES; b + UNWRITTEN_BLOCK_BYTES <= end; b += UNWRITTEN_BLOCK_BYTES) {
+    let zero = true;
+    for (let i = b; i < b + UNWRITTEN_BLOCK_BYTES && zero; i++) zero = bytes[i] === 0;
+    if (zero) return true;
+  }
+  return false;
 }
 
 interface Region {
@@ -312,7 +342,8 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
     const lastValidEnd = records.length ? records[records.length - 1]!.endBytes : SEGMENT_HEADER_BYTES;
     /**
      * Damage at `offsetBytes` in the newest segment with valid records after it: could it and
-     * everything after it be one unsynced last write (see MAX_GROUP_COMMIT_BYTES)?
+     * everything after it be one unsynced last write (see MAX_GROUP_COMMIT_BYTES)? Only the
+     * window: the caller also asks for the unwritten page (holdsUnwrittenBlock).
      */
     const tornWrite = (offsetBytes: number): boolean =>
       isTail && (syncKind !== "always" || lastValidEnd - offsetBytes <= MAX_GROUP_COMMIT_BYTES);
@@ -337,7 +368,11 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
       stop = true;
     };
     const regionAt = (g: Region): void => {
-      if (isTail && g.followedByValid && tornWrite(g.offsetBytes)) return cutTornWrite(g.offsetBytes, g.kind, g.beforeRecord);
+      // Inside the window is not enough: a bit flip in an acknowledged, synced record there
+      // looks the same. Only a page never written back (zeros) tells a power cut.
+      if (isTail && g.followedByValid && tornWrite(g.offsetBytes) && holdsUnwrittenBlock(bytes, g.offsetBytes, g.endBytes)) {
+        return cutTornWrite(g.offsetBytes, g.kind, g.beforeRecord);
+      }
       const torn = isTail && !g.followedByValid;
       if (torn) cutAt = g.offsetBytes;
       else damaged = true;
@@ -354,12 +389,11 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
         entry = decodeEntry(rec.type, rec.payload, name, rec.offsetBytes);
       } catch (e) {
         if (!(e instanceof CorruptionError)) throw e;
-        // The CRC matched but the payload does not decode: damage all the same.
+        // The CRC matched but the payload does not decode: damage all the same. Its bytes are
+        // exactly the ones written, so no power cut made it (an unwritten page fails the CRC):
+        // with valid records after it, it is never a torn write, only corruption (or a bug).
+        // Last with nothing valid after it, it is cut as a torn tail like any other.
         const last = i === records.length - 1 && ri === regions.length;
-        if (!last && tornWrite(rec.offsetBytes)) {
-          cutTornWrite(rec.offsetBytes, "BadPayload", i + 1);
-          break;
-        }
         const torn = isTail && last;
         if (torn) cutAt = rec.offsetBytes;
         else damaged = true;

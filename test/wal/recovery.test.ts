@@ -19,13 +19,13 @@ function record(seq: number): Uint8Array {
 }
 
 /** Writes segment `no` holding the records of `seqs`; returns the offset of each record. */
-async function writeSegment(fs: MemFs, no: number, seqs: number[], tail?: Uint8Array): Promise<number[]> {
+async function writeSegment(fs: MemFs, no: number, seqs: number[], tail?: Uint8Array, make: (seq: number) => Uint8Array = record): Promise<number[]> {
   const f = fs.open(`${DIR}/${segmentFileName(no)}`, "create");
   f.append(encodeSegmentHeader(no));
   const offsets: number[] = [];
   let at = SEGMENT_HEADER_BYTES;
   for (const s of seqs) {
-    const r = record(s);
+    const r = make(s);
     offsets.push(at);
     f.append(r);
     at += r.length;
@@ -243,60 +243,122 @@ describe("WAL recovery: corruption followed by valid records", () => {
 // Power-cut shapes that look like mid-log damage but hold nothing acknowledged (or nothing
 // not already in SSTables): the node must start, cut or move aside, keep a copy, and report.
 describe("WAL recovery: power cuts are not corruption", () => {
-  /** Zeros over record `i` (its page never written back while a later page was). */
-  function zeroRecord(fs: MemFs, no: number, offsets: number[], i: number): void {
+  /**
+   * Zeros over the PAGE_BYTES-aligned pages [atBytes, atBytes + pages * PAGE_BYTES) of a
+   * growing file (pages never written back while a later one was), as a power cut mid-
+   * fdatasync leaves them. Returns the index of the first record they hit.
+   */
+  const PAGE_BYTES = 4096;
+  function zeroPages(fs: MemFs, no: number, offsets: number[], atBytes: number, pages = 1): number {
+    expect(atBytes % PAGE_BYTES).toBe(0);
     const path = `${DIR}/${segmentFileName(no)}`;
     const bytes = fs.readFile(path).slice();
-    bytes.fill(0, offsets[i]!, offsets[i + 1]!);
+    expect(atBytes + pages * PAGE_BYTES).toBeLessThan(offsets.at(-1)!); // valid records after
+    bytes.fill(0, atBytes, atBytes + pages * PAGE_BYTES);
     const f = fs.open(path, "create");
     f.append(bytes);
     f.close();
+    return offsets.findLastIndex((o) => o <= atBytes);
   }
+  const pageAfter = (bytes: number) => Math.ceil(bytes / PAGE_BYTES) * PAGE_BYTES;
 
-  test("TornLastWrite: damage inside the final group-commit write, valid records after it: cut there, a copy kept, the dropped seqs reported", async () => {
+  test("TornLastWrite: an unwritten (zero) page inside the final group-commit write, valid records after it: cut there, a copy kept, the dropped seqs reported", async () => {
     const fs = fresh();
-    const offsets = await writeSegment(fs, 1, range(1, 200));
-    zeroRecord(fs, 1, offsets, 189); // seq 190 lost its page, 191..200 made it
+    const offsets = await writeSegment(fs, 1, range(1, 400));
+    // The last write held seqs 300..400; its pages but one (zeros) made it to the disk.
+    const i = zeroPages(fs, 1, offsets, pageAfter(offsets[299]!));
+    const seq = i + 1;
+    expect(seq).toBeGreaterThanOrEqual(300);
     const before = fs.readFile(`${DIR}/${segmentFileName(1)}`).slice();
     const nowMs = Date.UTC(2026, 10, 22, 1, 2, 3);
     const seqs: number[] = [];
     const result = await recoverWal(fs, DIR, (e) => seqs.push(e.seq), { nowMs });
-    expect(seqs).toEqual(range(1, 189));
+    expect(seqs).toEqual(range(1, seq - 1));
     const copy = `${segmentFileName(1)}.torn-20261122T010203Z`;
     expect(result.reports).toEqual([
       {
         file: segmentFileName(1),
-        offsetBytes: offsets[189]!,
-        droppedBytes: before.length - offsets[189]!,
+        offsetBytes: offsets[i]!,
+        droppedBytes: before.length - offsets[i]!,
         kind: "ChecksumMismatch",
         damage: "torn-write",
-        lostSeqs: { from: 190, to: 200 },
+        lostSeqs: { from: seq, to: 400 },
         copiedTo: copy,
       },
     ]);
     expect(result.salvaged).toEqual([]);
-    expect(fs.readFile(`${DIR}/${segmentFileName(1)}`).length).toBe(offsets[189]!);
+    expect(fs.readFile(`${DIR}/${segmentFileName(1)}`).length).toBe(offsets[i]!);
     expect(fs.readFile(`${DIR}/${copy}`)).toEqual(before); // the whole segment, as found
   });
 
-  test("TornWriteOutsideWindow: damage with more than MAX_GROUP_COMMIT_BYTES of valid records after it is corruption under --sync always", async () => {
+  test("BitFlipInWindow: one flipped byte in an acknowledged record inside the window, valid records after it, is corruption, not a torn write", async () => {
     const fs = fresh();
-    const offsets = await writeSegment(fs, 1, [...range(1, 20), ...pastWindow(21)]);
-    zeroRecord(fs, 1, offsets, 10);
+    const offsets = await writeSegment(fs, 1, range(1, 200));
+    expect(offsets.at(-1)! - offsets[100]!).toBeLessThan(MAX_GROUP_COMMIT_BYTES); // inside the window
+    flip(fs, 1, offsets[100]! + RECORD_HEADER_BYTES + 3); // seq 101, synced and acknowledged long ago
+    const before = fs.readFile(`${DIR}/${segmentFileName(1)}`).slice();
+    const err = (await recover(fs).catch((e) => e)) as WalCorruptionError;
+    expect(err).toBeInstanceOf(WalCorruptionError);
+    expect(err.reports.map((r) => [r.damage, r.lostSeqs])).toEqual([["corruption", { from: 101, to: 101 }]]);
+    expect(fs.list(DIR)).toEqual([segmentFileName(1)]); // nothing cut, nothing copied
+    expect(fs.readFile(`${DIR}/${segmentFileName(1)}`)).toEqual(before);
+    const { seqs, result } = await recover(fs, true);
+    expect(seqs).toEqual(range(1, 200).filter((s) => s !== 101));
+    expect(result.reports.map((r) => [r.damage, r.lostSeqs])).toEqual([["corruption", { from: 101, to: 101 }]]);
+    expect(result.salvaged).toEqual([1]);
+  });
+
+  test("BadPayloadInWindow: a record whose CRC matches but whose payload does not decode, valid records after it, is corruption; last in the segment, a torn tail", async () => {
+    // seq, a group count of 1, then nothing: the CRC covers exactly these bytes.
+    const bad = (seq: number): Uint8Array => {
+      const good = record(seq);
+      const payloadBytes = 9;
+      const out = good.slice(0, RECORD_HEADER_BYTES + payloadBytes);
+      const v = new DataView(out.buffer);
+      v.setUint32(4, payloadBytes, true);
+      v.setUint32(0, Bun.hash.crc32(out.subarray(8)), true);
+      return out;
+    };
+    const fs = fresh();
+    await writeSegment(fs, 1, range(1, 200), undefined, (s) => (s === 150 ? bad(s) : record(s)));
+    const err = (await recover(fs).catch((e) => e)) as WalCorruptionError;
+    expect(err).toBeInstanceOf(WalCorruptionError);
+    expect(err.reports.map((r) => [r.kind, r.damage, r.lostSeqs])).toEqual([["BadPayload", "corruption", { from: 150, to: 150 }]]);
+    const { seqs } = await recover(fs, true);
+    expect(seqs).toEqual(range(1, 200).filter((s) => s !== 150));
+
+    const tail = fresh();
+    await writeSegment(tail, 1, range(1, 200), undefined, (s) => (s === 200 ? bad(s) : record(s)));
+    const t = await recover(tail);
+    expect(t.seqs).toEqual(range(1, 199));
+    expect(t.result.reports.map((r) => [r.kind, r.damage])).toEqual([["BadPayload", "torn-tail"]]);
+  });
+
+  test("TornWriteOutsideWindow: an unwritten page with more than MAX_GROUP_COMMIT_BYTES of valid records after it is corruption under --sync always", async () => {
+    const fs = fresh();
+    const offsets = await writeSegment(fs, 1, [...range(1, 300), ...pastWindow(301)]);
+    expect(offsets[299]!).toBeGreaterThan(3 * PAGE_BYTES); // the zero pages lie before seq 300
+    zeroPages(fs, 1, offsets, PAGE_BYTES, 2);
     await expect(recoverWal(fs, DIR, () => {}, { syncKind: "always" })).rejects.toBeInstanceOf(WalCorruptionError);
     expect(fs.list(DIR)).toEqual([segmentFileName(1)]); // nothing cut, nothing copied
   });
 
-  test("TornWriteSyncNone: with --sync none or interval the same damage is cut as a torn write, however far from the end", async () => {
+  test("TornWriteSyncNone: with --sync none or interval the same unwritten page is cut as a torn write, however far from the end; a flipped byte is not", async () => {
     for (const syncKind of ["none", "interval"] as const) {
       const fs = fresh();
-      const offsets = await writeSegment(fs, 1, [...range(1, 20), ...pastWindow(21)]);
-      zeroRecord(fs, 1, offsets, 10);
+      const offsets = await writeSegment(fs, 1, [...range(1, 300), ...pastWindow(301)]);
+      expect(offsets[299]!).toBeGreaterThan(3 * PAGE_BYTES); // more than the window after the zero pages
+      const i = zeroPages(fs, 1, offsets, PAGE_BYTES, 2);
       const seqs: number[] = [];
       const result = await recoverWal(fs, DIR, (e) => seqs.push(e.seq), { syncKind });
-      expect(seqs).toEqual(range(1, 10));
-      expect(result.reports.map((r) => [r.damage, r.lostSeqs])).toEqual([["torn-write", { from: 11, to: LAST(21) }]]);
+      expect(seqs).toEqual(range(1, i));
+      expect(result.reports.map((r) => [r.damage, r.lostSeqs])).toEqual([["torn-write", { from: i + 1, to: LAST(301) }]]);
       expect(fs.list(DIR).some((n) => n.startsWith(`${segmentFileName(1)}.torn-`))).toBe(true);
+
+      const flipped = fresh();
+      const o2 = await writeSegment(flipped, 1, [...range(1, 300), ...pastWindow(301)]);
+      flip(flipped, 1, o2[10]! + RECORD_HEADER_BYTES + 3);
+      await expect(recoverWal(flipped, DIR, () => {}, { syncKind })).rejects.toBeInstanceOf(WalCorruptionError);
     }
   });
 
