@@ -5,11 +5,18 @@
 //   offset of that segment file, so the replica's WAL can itself be served to replicas.
 // - Only whole, checksummed records are written (checked before writing), and each append is
 //   synced before `append` resolves, so the recovered WAL end is the replica's true position.
+// - The same write rule as WalWriter, which recovery relies on to tell a torn last write from
+//   corruption (see MAX_GROUP_COMMIT_BYTES): every synced write starts at a record boundary
+//   and is at most MAX_GROUP_COMMIT_BYTES bytes, or is a single larger record written alone.
+//   A replication chunk (up to 2 MiB by default) is therefore written and synced in slices.
+// - A new segment's header is written and synced, and the directory synced, before any record
+//   is appended to it (as WalWriter's createSegment), so a durable record never follows a
+//   header that a power cut could still lose.
 
 import { CorruptionError, IoError } from "../errors.ts";
 import { joinPath } from "../vfs/vfs.ts";
 import type { Vfs, VfsFile } from "../vfs/vfs.ts";
-import { SEGMENT_HEADER_BYTES, segmentFileName } from "./format.ts";
+import { MAX_GROUP_COMMIT_BYTES, SEGMENT_HEADER_BYTES, segmentFileName } from "./format.ts";
 import { checkSegmentHeader, scanRecords } from "./record.ts";
 import type { ScannedRecord } from "./record.ts";
 import type { SyncMode, WalSink } from "./writer.ts";
@@ -87,19 +94,24 @@ export class WalFollower implements WalSink {
         }
         this.file = this.vfs.open(joinPath(this.dir, segmentFileName(segmentNo)), "create");
         this.segmentNoValue = segmentNo;
+        // The header is synced on its own whatever the sync mode, like WalWriter's segments.
+        this.file.append(bytes.subarray(0, SEGMENT_HEADER_BYTES));
+        await this.file.datasync();
         this.vfs.syncDir(this.dir);
       }
       const f = this.file!;
-      const before = f.size();
-      try {
-        f.append(bytes);
-      } catch (e) {
-        f.truncate(before);
-        throw e;
-      }
-      if (this.sync.kind !== "none") {
-        await f.datasync();
-        this.syncCount++;
+      for (const [from, to] of writeSlices(scan.records, start, bytes.length)) {
+        const before = f.size();
+        try {
+          f.append(bytes.subarray(from, to));
+        } catch (e) {
+          f.truncate(before);
+          throw e;
+        }
+        if (this.sync.kind !== "none") {
+          await f.datasync();
+          this.syncCount++;
+        }
       }
     } catch (e) {
       this.failure = new IoError("replication", `cannot write ${segmentFileName(segmentNo)}; restart the replica`, e);
@@ -135,4 +147,24 @@ export class WalFollower implements WalSink {
     this.file.close();
     this.file = null;
   }
+}
+
+/**
+ * Splits [startBytes, endBytes) of a chunk into writes: each starts at a record boundary and
+ * holds whole records of at most MAX_GROUP_COMMIT_BYTES together, or a single larger record.
+ * REQUIRES: `records` are the records of [startBytes, endBytes), back to back, in order.
+ */
+function writeSlices(records: readonly ScannedRecord[], startBytes: number, endBytes: number): [number, number][] {
+  const slices: [number, number][] = [];
+  let from = startBytes;
+  let to = startBytes;
+  for (const r of records) {
+    if (to > from && r.endBytes - from > MAX_GROUP_COMMIT_BYTES) {
+      slices.push([from, to]);
+      from = to;
+    }
+    to = r.endBytes;
+  }
+  if (endBytes > from) slices.push([from, endBytes]);
+  return slices;
 }
