@@ -1020,4 +1020,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "        this.file.append(bytes.subarray(0, SEGMENT_HEADER_BYTES));\n",
     tests: ["test/replication/replica_durability.test.ts"],
   },
+  {
+    name: "aside-numbers-forgotten-after-crash",
+    description: "segments moved aside by an earlier open are not counted, so after a crash the next open reuses their numbers",
+    file: "src/wal/recovery.ts",
+    search: "    if (m) nextSegmentNo = Math.max(nextSegmentNo, Number(m[1]) + 1);",
+    replace: "",
+    tests: ["test/wal/recovery.test.ts"],
+  },
 ];

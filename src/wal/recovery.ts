@@ -166,6 +166,9 @@ export function describeRecoveryReport(r: RecoveryReport, flushedSeq: number): s
 }
 
 /** Segment numbers present in `dir`, ascending. */
+/** A segment kept aside: `<12 digits>.wal.` followed by `corrupt`/`torn` and a suffix. */
+const ASIDE_NAME = /^(\d{12})\.wal\.(?:corrupt|torn)/;
+
 export function listSegments(vfs: Vfs, dir: string): number[] {
   const out: number[] = [];
   for (const name of vfs.list(dir)) {
@@ -465,6 +468,12 @@ export async function recoverWal(vfs: Vfs, dir: string, onEntry: (e: WalEntry) =
   let nextSegmentNo = 1;
   for (const s of segments) nextSegmentNo = Math.max(nextSegmentNo, s.segmentNo + 1);
   for (const a of asides) nextSegmentNo = Math.max(nextSegmentNo, a.no + 1);
+  // Segments moved aside by an earlier open (`<name>.corrupt-<time>`, `.torn-<time>`) keep
+  // their numbers too: a crash right after that open must not let the next one reuse them.
+  for (const name of vfs.list(dir)) {
+    const m = ASIDE_NAME.exec(name);
+    if (m) nextSegmentNo = Math.max(nextSegmentNo, Number(m[1]) + 1);
+  }
   return { segments, reports, salvaged, nextSegmentNo };
 }
 

@@ -428,3 +428,20 @@ describe("WAL recovery: power cuts are not corruption", () => {
     expect(writes.length).toBeGreaterThan(2);
   });
 });
+
+describe("WAL recovery: numbers of segments kept aside", () => {
+  test("AsideNumberKept: a segment moved aside by an earlier open keeps its number after a crash", async () => {
+    const fs = fresh();
+    await writeSegment(fs, 3, [1, 2]);
+    // An earlier open moved segment 5 aside, then the node crashed before segment 6 held anything.
+    const kept = fs.open(`${DIR}/${segmentFileName(5)}.corrupt-1767225600000`, "create");
+    kept.append(new Uint8Array(64).fill(7));
+    kept.close();
+    const torn = fs.open(`${DIR}/${segmentFileName(7)}.torn-1767225600000`, "create");
+    torn.append(new Uint8Array(64).fill(7));
+    torn.close();
+    const { seqs, result } = await recover(fs);
+    expect(seqs).toEqual([1, 2]);
+    expect(result.nextSegmentNo).toBe(8);
+  });
+});
