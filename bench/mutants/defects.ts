@@ -1028,4 +1028,12 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "",
     tests: ["test/wal/recovery.test.ts"],
   },
+  {
+    name: "torn-write-sector-remainder-ignored",
+    description: "a torn write that began in its page's last sector (under 512 bytes of zeros, no aligned zero block) is refused as corruption: a power cut stops the node",
+    file: "src/wal/recovery.ts",
+    search: "  if (sectorEnd <= end) {",
+    replace: "  if (false) {",
+    tests: ["test/wal/recovery.test.ts -t TornWriteInLastSector"],
+  },
 ];

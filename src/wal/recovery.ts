@@ -206,11 +206,20 @@ function validRecordAt(bytes: Uint8Array, v: DataView, p: number): boolean {
 export const UNWRITTEN_BLOCK_BYTES = 512;
 
 /**
- * True when [fromBytes, toBytes) holds an UNWRITTEN_BLOCK_BYTES-aligned block (file offset a
- * multiple of it) of zero bytes: the mark a torn write leaves, and bit rot does not.
+ * True when [fromBytes, toBytes) shows the mark a torn write leaves and bit rot does not:
+ * either an UNWRITTEN_BLOCK_BYTES-aligned block (file offset a multiple of it) of zero bytes,
+ * or zeros from `fromBytes` (where the damaged record, and so the unsynced write, starts) up
+ * to the next sector boundary inside the region: the unwritten rest of the page the write
+ * began in, which is shorter than a sector when the write began in that page's last sector.
  */
 function holdsUnwrittenBlock(bytes: Uint8Array, fromBytes: number, toBytes: number): boolean {
   const end = Math.min(toBytes, bytes.length);
+  const sectorEnd = (Math.floor(fromBytes / UNWRITTEN_BLOCK_BYTES) + 1) * UNWRITTEN_BLOCK_BYTES;
+  if (sectorEnd <= end) {
+    let zero = true;
+    for (let i = fromBytes; i < sectorEnd && zero; i++) zero = bytes[i] === 0;
+    if (zero) return true;
+  }
   for (let b = Math.ceil(fromBytes / UNWRITTEN_BLOCK_BYTES) * UNWRITTEN_BLOCK_BYTES; b + UNWRITTEN_BLOCK_BYTES <= end; b += UNWRITTEN_BLOCK_BYTES) {
     let zero = true;
     for (let i = b; i < b + UNWRITTEN_BLOCK_BYTES && zero; i++) zero = bytes[i] === 0;

@@ -121,10 +121,11 @@ describe("replica WAL write rule", () => {
         pendingBytes.set(e.path, now.length);
         if (++seen !== k) return;
         // The worst a disk may do to an unsynced write: every page of it reaches the disk but the
-        // first (garbled, as a half-written sector).
+        // first, which reads back as it was: the synced bytes, then zeros (the file was growing).
         const fromBytes = durableBytes.get(e.path) ?? 0;
         const damaged = now.slice();
-        for (let i = fromBytes; i < Math.min(fromBytes + 512, damaged.length); i++) damaged[i] = damaged[i]! ^ 0xa5;
+        const pageEnd = (Math.floor(fromBytes / 4096) + 1) * 4096 + (k % 2) * 4096; // one or two pages
+        damaged.fill(0, fromBytes, Math.min(pageEnd, damaged.length));
         const after = fs.powerCut();
         if (after.exists(e.path)) {
           const f = after.open(e.path, "create");

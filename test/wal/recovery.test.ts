@@ -291,6 +291,25 @@ describe("WAL recovery: power cuts are not corruption", () => {
     expect(fs.readFile(`${DIR}/${copy}`)).toEqual(before); // the whole segment, as found
   });
 
+  test("TornWriteInLastSector: the last write began in its page's last sector; the unwritten rest of that page (zeros, under 512 bytes) is enough evidence", async () => {
+    const fs = fresh();
+    const offsets = await writeSegment(fs, 1, range(1, 400));
+    // The last write began at a record in the last sector of a page; that page never reached the disk.
+    const i = offsets.findIndex((o, j) => j >= 299 && o % PAGE_BYTES >= PAGE_BYTES - 512 && o % 512 !== 0);
+    expect(i).toBeGreaterThan(0);
+    const at = offsets[i]!;
+    const path = `${DIR}/${segmentFileName(1)}`;
+    const bytes = fs.readFile(path).slice();
+    bytes.fill(0, at, pageAfter(at));
+    const f = fs.open(path, "create");
+    f.append(bytes);
+    f.close();
+    const seqs: number[] = [];
+    const result = await recoverWal(fs, DIR, (e) => seqs.push(e.seq), { nowMs: Date.UTC(2026, 10, 22) });
+    expect(seqs).toEqual(range(1, i));
+    expect(result.reports.map((r) => [r.damage, r.offsetBytes, r.lostSeqs])).toEqual([["torn-write", at, { from: i + 1, to: 400 }]]);
+  });
+
   test("BitFlipInWindow: one flipped byte in an acknowledged record inside the window, valid records after it, is corruption, not a torn write", async () => {
     const fs = fresh();
     const offsets = await writeSegment(fs, 1, range(1, 200));
